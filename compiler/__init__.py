@@ -1,0 +1,1 @@
+"""compiler: lower certified expander layer graphs into PyTorch modules."""
