@@ -94,26 +94,34 @@ class LayeredGraph:
     def load(cls, path: str | Path) -> LayeredGraph:
         """Read a file written by :meth:`save`; fingerprints are verified."""
         try:
-            with np.load(path, allow_pickle=False) as z:
+            z = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise ValueError(f"{path}: cannot read layered graph ({_first_line(exc)})") from None
+        if not hasattr(z, "files"):
+            raise ValueError(f"{path}: cannot read layered graph (not an .npz archive)")
+        with z:
+            try:
                 header = json.loads(bytes(z["header"]).decode())
                 if header.get("format") != _NPZ_FORMAT:
-                    raise ValueError(f"{path}: not an xnets layered-graph file")
-                layers = []
-                for i, h in enumerate(header["layers"]):
-                    layer = BipartiteGraph.from_csr(
-                        h["left"], h["right"], z[f"indptr_{i}"], z[f"indices_{i}"], h["block"],
-                        h["name"],
-                    )
-                    if layer.fingerprint != h["fingerprint"]:
-                        raise ValueError(f"{path}: layers[{i}] fingerprint mismatch (file corrupt)")
-                    layers.append(layer)
-        except (OSError, KeyError, json.JSONDecodeError, EOFError) as exc:
-            raise ValueError(f"{path}: cannot read layered graph ({exc})") from None
-        except Exception as exc:
-            if isinstance(exc, ValueError):
-                raise
-            raise ValueError(f"{path}: cannot read layered graph ({exc})") from None
-        return cls(layers, [h["name"] for h in header["layers"]])
+                    raise ValueError("not an xnets layered-graph file")
+                specs = header["layers"]
+                arrays = [(z[f"indptr_{i}"], z[f"indices_{i}"]) for i in range(len(specs))]
+            except (KeyError, ValueError, TypeError, json.JSONDecodeError, OSError) as exc:
+                raise ValueError(f"{path}: cannot read layered graph ({_first_line(exc)})") from None
+        layers = []
+        for i, (h, (indptr, indices)) in enumerate(zip(specs, arrays)):
+            layer = BipartiteGraph.from_csr(
+                h["left"], h["right"], indptr, indices, h["block"], h["name"]
+            )
+            if layer.fingerprint != h["fingerprint"]:
+                raise ValueError(f"{path}: layers[{i}] fingerprint mismatch (file corrupt)")
+            layers.append(layer)
+        return cls(layers, [h["name"] for h in specs])
 
     def __repr__(self) -> str:
         return f"LayeredGraph(widths={self.widths})"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

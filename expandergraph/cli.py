@@ -1,0 +1,194 @@
+"""Command line: ``expandergraph build|certify|mixing|paths``.
+
+Every failure the user can cause (bad file, bad construction, bad parameter)
+ends with a one-line ``expandergraph: error: ...`` on stderr and exit status 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+_LAYERED_SUFFIXES = (".yaml", ".yml", ".json", ".npz")
+DEFAULT_SOURCE = "random-regular:n=10000,d=8,seed=0"
+
+
+class Progress:
+    """Reports a step on stderr only once it has run for more than ``delay`` seconds."""
+
+    def __init__(self, stream=None, delay: float = 1.0):
+        self.stream = stream or sys.stderr
+        self.delay = delay
+        self._timer: threading.Timer | None = None
+        self._step: str | None = None
+        self._start = 0.0
+        self._shown = False
+
+    def _show(self) -> None:
+        self._shown = True
+        print(f"  ... {self._step}", file=self.stream, flush=True)
+
+    def __call__(self, step: str) -> None:
+        self.finish()
+        self._step, self._start, self._shown = step, time.perf_counter(), False
+        self._timer = threading.Timer(self.delay, self._show)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def finish(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            if self._shown:
+                took = time.perf_counter() - self._start
+                print(f"      {self._step}: done in {took:.1f} s", file=self.stream, flush=True)
+        self._timer = None
+
+
+def load_graph(source: str):
+    """A Graph/BipartiteGraph from an edge-list file or a construction string."""
+    from .construct import CONSTRUCTIONS, build
+    from .edgelist import read_edgelist
+
+    path = Path(source)
+    if path.is_file():
+        return read_edgelist(path)
+    if ":" in source or source.split("/")[0] in CONSTRUCTIONS:
+        return build(source)
+    raise ValueError(f"{source}: no such file (and not a construction string)")
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    if isinstance(x, dict):
+        parts = [f"{k}={_fmt(v)}" for k, v in x.items() if k != "witness"]
+        return ", ".join(parts)
+    return str(x)
+
+
+def format_certificate(cert) -> str:
+    """Readable multi-line report of a graph certificate."""
+    s = cert.summary
+    lines = [f"certificate for {cert.subject}", f"  fingerprint  {cert.fingerprint}"]
+    for key in ("n", "edges", "left", "right", "degree", "bipartite", "connected"):
+        if key in s:
+            lines.append(f"  {key:<12} {_fmt(s[key])}")
+    lines.append("  checks:")
+    for c in cert.checks.values():
+        verdict = {True: "PASS", False: "FAIL", None: "info"}[c.passed]
+        bound = "" if c.bound is None else f" {c.relation} {_fmt(c.bound)}"
+        err = "" if c.error is None else f"  (error {c.error:.1e})"
+        how = f"  [{c.method}{'' if c.exact else ', bound'}]" if c.method else ""
+        lines.append(f"    {verdict:<4} {c.name:<18} {_fmt(c.value)}{bound}{err}{how}")
+    lines.append(f"  verdict: {'PASS' if cert.passed else 'FAIL: ' + ', '.join(cert.failures())}")
+    return "\n".join(lines)
+
+
+def _cmd_build(args) -> int:
+    from .edgelist import write_edgelist
+
+    g = load_graph(args.construction)
+    write_edgelist(g, args.output)
+    print(f"wrote {args.output}: {g!r}", file=sys.stderr)
+    return 0
+
+
+def _cmd_certify(args) -> int:
+    if args.source.endswith(_LAYERED_SUFFIXES):
+        from .cli_layered import certify_layered_source
+
+        return certify_layered_source(args.source, args.json, sys.stdout)
+    from .certify import certify
+
+    progress = None if args.json else Progress()
+    if progress:
+        progress("building graph")
+    g = load_graph(args.source)
+    kwargs = {}
+    if args.checks:
+        kwargs["checks"] = [c.strip() for c in args.checks.split(",") if c.strip()]
+    if args.dense_limit is not None:
+        kwargs["dense_limit"] = args.dense_limit
+    if args.exact_limit is not None:
+        kwargs["exact_limit"] = args.exact_limit
+    cert = certify(g, progress=progress, **kwargs)
+    if progress:
+        progress.finish()
+    if args.json:
+        out = dict(cert.summary)
+        out["passed"] = cert.passed
+        out["checks"] = {k: c.to_dict() for k, c in cert.checks.items()}
+        print(json.dumps(_jsonable(out)))
+    else:
+        print(format_certificate(cert))
+    return 0 if cert.passed or not args.strict else 1
+
+
+def _jsonable(x):
+    from .certificate import _clean
+
+    return _clean(x)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="expandergraph",
+        description="Build expander graphs and certify them (spectrum, expansion, diameter, "
+        "log-step mixing, path counts).",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build a construction and write an edge list")
+    b.add_argument("construction", help="e.g. random-regular:n=1000,d=8,seed=0")
+    b.add_argument("-o", "--output", required=True, help="edge-list file to write")
+    b.set_defaults(func=_cmd_build)
+
+    c = sub.add_parser("certify", help="certify a graph, a layer, or a layer-graph spec")
+    c.add_argument(
+        "source",
+        nargs="?",
+        default=DEFAULT_SOURCE,
+        help=f"edge-list file, construction string, spec (.yaml/.json) or .npz "
+        f"(default {DEFAULT_SOURCE})",
+    )
+    c.add_argument("--checks", help="comma list of degrees,spectrum,expansion,diameter")
+    c.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    c.add_argument("--dense-limit", type=int, help="largest n for dense eigvalsh")
+    c.add_argument("--exact-limit", type=int, help="largest n for exact expansion")
+    c.add_argument("--strict", action="store_true", help="exit 1 when the certificate fails")
+    c.set_defaults(func=_cmd_certify)
+
+    try:
+        from . import cli_layered
+    except ImportError:  # pragma: no cover - during development only
+        cli_layered = None
+    if cli_layered is not None:
+        cli_layered.add_commands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError, KeyError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"expandergraph: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        print("expandergraph: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
