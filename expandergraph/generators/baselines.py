@@ -1,0 +1,128 @@
+"""Non-expander baseline layers of the same in-degree: grouped, local window, dense.
+
+These are the comparison points of the paper's argument: a grouped layer never
+mixes information across groups, a local layer mixes only as fast as its window
+slides, and a dense layer is the unsparsified reference.  Every layer here has
+constant in-degree ``d`` (inputs per output) and distinct inputs per output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import BipartiteGraph
+from .random import _int_param
+
+__all__ = ["grouped", "local", "dense"]
+
+
+def _widths(func: str, left, right) -> tuple[int, int]:
+    return _int_param(func, "left", left, lo=1), _int_param(func, "right", right, lo=1)
+
+
+def _degree(func: str, d, left: int) -> int:
+    d = _int_param(func, "d", d, lo=1)
+    if d > left:
+        raise ValueError(f"{func}: d={d} must be <= left={left}")
+    return d
+
+
+def grouped(left: int, right: int, d: int) -> BipartiteGraph:
+    """Block-diagonal layer, the connectivity of a grouped convolution.
+
+    Conventions: ``groups = left // d`` input groups of ``d`` consecutive inputs;
+    the outputs are split into ``groups`` runs of ``right // groups`` consecutive
+    outputs, and every output of run ``g`` reads exactly the inputs
+    ``g*d .. g*d + d - 1``.  Requires ``d`` to divide ``left`` and ``groups`` to
+    divide ``right``.  With ``groups > 1`` no output ever sees an input of another
+    group, in any number of layers.
+
+    Parameters
+    ----------
+    left, right : int, ``>= 1``.
+    d : int, ``1 <= d <= left``, ``left % d == 0``, ``right % (left // d) == 0``.
+
+    References
+    ----------
+    Krizhevsky, Sutskever and Hinton, "ImageNet classification with deep
+    convolutional neural networks", NIPS 2012 (grouped convolutions); Prabhu,
+    Varma and Namboodiri, ECCV 2018, §4 (the grouped baseline).
+
+    Examples
+    --------
+    >>> grouped(4, 6, 2).ell().tolist()
+    [[0, 1], [0, 1], [0, 1], [2, 3], [2, 3], [2, 3]]
+    """
+    func = "grouped"
+    left, right = _widths(func, left, right)
+    d = _degree(func, d, left)
+    if left % d:
+        raise ValueError(f"{func}: d={d} must divide left={left}")
+    groups = left // d
+    if right % groups:
+        raise ValueError(f"{func}: groups=left/d={groups} must divide right={right}")
+    group_of = np.arange(right, dtype=np.int64) // (right // groups)
+    ell = group_of[:, None] * d + np.arange(d, dtype=np.int64)
+    meta = {"construction": "grouped", "left": left, "right": right, "d": d, "groups": groups}
+    name = f"grouped:left={left},right={right},d={d}"
+    return BipartiteGraph.from_ell(left, ell, name=name, meta=meta)
+
+
+def local(left: int, right: int, d: int) -> BipartiteGraph:
+    """Sliding-window layer: every output reads ``d`` consecutive inputs, wrapping around.
+
+    Conventions: output ``v`` has centre ``c = round(v * left / right)`` (halves
+    rounded up, exact integer arithmetic) and reads inputs
+    ``(c - d // 2 + k) mod left`` for ``k = 0 .. d-1``: the window is centred on
+    ``c`` for odd ``d`` and has ``c`` just right of its middle for even ``d``.
+    The analogue of a 1-d convolution over channels (a "local" layer).
+
+    Parameters
+    ----------
+    left, right : int, ``>= 1``.
+    d : int, ``1 <= d <= left``.
+
+    References
+    ----------
+    LeCun, Bottou, Bengio and Haffner, "Gradient-based learning applied to document
+    recognition", Proc. IEEE 86 (1998) (local receptive fields).
+
+    Examples
+    --------
+    >>> local(8, 4, 3).ell().tolist()
+    [[0, 1, 7], [1, 2, 3], [3, 4, 5], [5, 6, 7]]
+    """
+    func = "local"
+    left, right = _widths(func, left, right)
+    d = _degree(func, d, left)
+    v = np.arange(right, dtype=np.int64)
+    centre = (2 * v * left + right) // (2 * right)
+    ell = (centre[:, None] - d // 2 + np.arange(d, dtype=np.int64)) % left
+    meta = {"construction": "local", "left": left, "right": right, "d": d}
+    name = f"local:left={left},right={right},d={d}"
+    return BipartiteGraph.from_ell(left, ell, name=name, meta=meta)
+
+
+def dense(left: int, right: int) -> BipartiteGraph:
+    """Complete bipartite layer: every output reads every input (in-degree ``left``).
+
+    Parameters
+    ----------
+    left, right : int, ``>= 1``.
+
+    References
+    ----------
+    Bondy and Murty, "Graph Theory", Springer GTM 244 (2008), §1.1 (complete
+    bipartite graph ``K_{left,right}``).
+
+    Examples
+    --------
+    >>> b = dense(3, 2)
+    >>> b.degree, b.left_degree, b.density
+    (3, 2, 1.0)
+    """
+    left, right = _widths("dense", left, right)
+    indptr = np.arange(right + 1, dtype=np.int64) * left
+    indices = np.tile(np.arange(left, dtype=np.int64), right)
+    meta = {"construction": "dense", "left": left, "right": right}
+    return BipartiteGraph(left, right, indptr, indices, 1, f"dense:left={left},right={right}", meta)
