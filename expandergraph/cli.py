@@ -110,9 +110,6 @@ def _cmd_certify(args) -> int:
     from .certify import certify
 
     progress = None if args.json else Progress()
-    if progress:
-        progress("building graph")
-    g = load_graph(args.source)
     kwargs = {}
     if args.checks:
         kwargs["checks"] = [c.strip() for c in args.checks.split(",") if c.strip()]
@@ -120,9 +117,14 @@ def _cmd_certify(args) -> int:
         kwargs["dense_limit"] = args.dense_limit
     if args.exact_limit is not None:
         kwargs["exact_limit"] = args.exact_limit
-    cert = certify(g, progress=progress, **kwargs)
-    if progress:
-        progress.finish()
+    try:
+        if progress:
+            progress("building graph")
+        g = load_graph(args.source)
+        cert = certify(g, progress=progress, **kwargs)
+    finally:
+        if progress:
+            progress.finish()
     if args.json:
         out = dict(cert.summary)
         out["passed"] = cert.passed
