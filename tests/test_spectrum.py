@@ -1,0 +1,367 @@
+"""Spectra against known closed forms, dense eigvalsh and numpy svd."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from expandergraph.graph import BipartiteGraph, Graph
+from expandergraph.spectrum import (
+    adjacency_spectrum,
+    bipartite_singular_values,
+    ramanujan_bound,
+)
+
+
+@pytest.fixture(autouse=True)
+def _single_thread_blas():
+    """Dense reference solvers single-threaded: the 2 CI cores are shared."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def from_nx(g) -> Graph:
+    return Graph.from_networkx(nx.convert_node_labels_to_integers(g))
+
+
+def permutation_regular(n: int, d: int, seed: int) -> Graph:
+    """Union of d/2 random permutations: a 2*(d/2)-regular multigraph (loops allowed)."""
+    rng = np.random.default_rng(seed)
+    u = np.concatenate([np.arange(n)] * (d // 2))
+    v = np.concatenate([rng.permutation(n) for _ in range(d // 2)])
+    return Graph.from_edges(n, u, v)
+
+
+def paley_graph(q: int) -> Graph:
+    """Paley graph built here from its definition (independent of the generator)."""
+    squares = {(x * x) % q for x in range(1, q)}
+    u, v = zip(*[(a, b) for a in range(q) for b in range(a + 1, q) if (b - a) % q in squares])
+    return Graph.from_edges(q, u, v)
+
+
+def reference(g: Graph):
+    """(sorted eigenvalues, connected, bipartite) from numpy and networkx."""
+    a = g.adjacency().toarray().astype(float)
+    w = np.linalg.eigvalsh(a)
+    h = g.to_networkx()
+    return w, nx.is_connected(h), nx.is_bipartite(h) and nx.number_of_selfloops(h) == 0
+
+
+def reference_lam(w, connected, bipartite) -> float:
+    if not connected:
+        return w[-1]
+    rest = w[:-1]
+    if bipartite:
+        rest = rest[1:]
+    return float(np.abs(rest).max()) if rest.size else 0.0
+
+
+# (graph, lambda_1, lambda_2, lambda_min, lam, bipartite, connected)
+KNOWN = [
+    ("petersen", from_nx(nx.petersen_graph()), 3, 1, -2, 2, False, True),
+    ("K6", from_nx(nx.complete_graph(6)), 5, -1, -1, 1, False, True),
+    (
+        "K3,5",
+        from_nx(nx.complete_bipartite_graph(3, 5)),
+        math.sqrt(15),
+        0,
+        -math.sqrt(15),
+        0,
+        True,
+        True,
+    ),
+    ("K4,4", from_nx(nx.complete_bipartite_graph(4, 4)), 4, 0, -4, 0, True, True),
+    (
+        "C10",
+        from_nx(nx.cycle_graph(10)),
+        2,
+        2 * math.cos(2 * math.pi / 10),
+        -2,
+        2 * math.cos(2 * math.pi / 10),
+        True,
+        True,
+    ),
+    (
+        "C9",
+        from_nx(nx.cycle_graph(9)),
+        2,
+        2 * math.cos(2 * math.pi / 9),
+        2 * math.cos(8 * math.pi / 9),
+        2 * math.cos(math.pi / 9),
+        False,
+        True,
+    ),
+    ("Q5", from_nx(nx.hypercube_graph(5)), 5, 3, -5, 3, True, True),
+    ("heawood", from_nx(nx.heawood_graph()), 3, math.sqrt(2), -3, math.sqrt(2), True, True),
+    (
+        "paley13",
+        paley_graph(13),
+        6,
+        (-1 + math.sqrt(13)) / 2,
+        (-1 - math.sqrt(13)) / 2,
+        (1 + math.sqrt(13)) / 2,
+        False,
+        True,
+    ),
+    (
+        "paley17",
+        paley_graph(17),
+        8,
+        (-1 + math.sqrt(17)) / 2,
+        (-1 - math.sqrt(17)) / 2,
+        (1 + math.sqrt(17)) / 2,
+        False,
+        True,
+    ),
+    (
+        "2xPetersen",
+        from_nx(nx.disjoint_union(nx.petersen_graph(), nx.petersen_graph())),
+        3,
+        3,
+        -2,
+        3,
+        False,
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize("dense_limit", [2000, 0], ids=["dense", "lanczos"])
+@pytest.mark.parametrize("case", KNOWN, ids=[k[0] for k in KNOWN])
+def test_known_spectra(case, dense_limit):
+    _, g, l1, l2, lmin, lam, bip, conn = case
+    r = adjacency_spectrum(g, dense_limit=dense_limit, tol=1e-10)
+    assert r.bipartite == bip and r.connected == conn
+    for got, want in ((r.lambda_1, l1), (r.lambda_2, l2), (r.lambda_min, lmin), (r.lam, lam)):
+        assert got == pytest.approx(want, abs=1e-8)
+    assert max(r.residual_1, r.residual_2, r.residual_min) <= 1e-8
+    assert r.converged
+    assert r.method.startswith("dense" if dense_limit else "lanczos")
+
+
+def test_paley_generator_matches_definition():
+    from expandergraph.generators.algebraic import paley
+
+    for q in (13, 17):
+        g = paley(q)
+        assert g == paley_graph(q)
+        r = adjacency_spectrum(g, dense_limit=0)
+        assert r.lam == pytest.approx((1 + math.sqrt(q)) / 2, abs=1e-8)
+
+
+def test_disconnected_lambda_is_d():
+    g = from_nx(nx.disjoint_union(nx.cycle_graph(5), nx.cycle_graph(7)))
+    r = adjacency_spectrum(g)
+    assert not r.connected and r.lam == pytest.approx(2) and r.lambda_2 == pytest.approx(2)
+    assert r.gap == pytest.approx(0)
+
+
+@pytest.mark.parametrize("n,d,seed", [(400, 8, 0), (1000, 6, 1), (1200, 4, 2)])
+def test_lanczos_matches_dense_on_random_regular(n, d, seed):
+    g = permutation_regular(n, d, seed)
+    w, conn, bip = reference(g)
+    assert conn
+    r = adjacency_spectrum(g, dense_limit=0, tol=1e-9)
+    assert r.method.startswith("lanczos") and r.converged
+    assert r.lambda_1 == d
+    assert r.lambda_2 == pytest.approx(w[-2], abs=1e-6)
+    assert r.lambda_min == pytest.approx(w[0], abs=1e-6)
+    assert r.lam == pytest.approx(reference_lam(w, conn, bip), abs=1e-6)
+    assert max(r.residual_2, r.residual_min) <= 1e-9
+    # the returned vectors really are eigenvectors with the reported residual
+    a = g.adjacency().astype(float)
+    x = r.vector_2
+    assert np.linalg.norm(a @ x - r.lambda_2 * x) == pytest.approx(r.residual_2, abs=1e-12)
+    assert abs(x.sum()) < 1e-8  # orthogonal to the trivial (constant) eigenvector
+
+
+def test_lanczos_bipartite_regular_excludes_minus_d():
+    g = from_nx(nx.hypercube_graph(9))  # 512 nodes, eigenvalues 9 - 2k
+    r = adjacency_spectrum(g, dense_limit=0)
+    assert r.bipartite and r.lambda_min == -9 and r.lam == pytest.approx(7, abs=1e-8)
+    assert r.lambda_min_nontrivial == pytest.approx(-7, abs=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lanczos_irregular_graphs(seed):
+    rng = np.random.default_rng(seed)
+    h = nx.gnp_random_graph(300, 0.03, seed=seed)
+    h = h.subgraph(max(nx.connected_components(h), key=len))
+    g = from_nx(h)
+    w, conn, bip = reference(g)
+    r = adjacency_spectrum(g, dense_limit=0, tol=1e-9)
+    assert r.degree is None and "Perron" in r.method
+    assert r.lambda_1 == pytest.approx(w[-1], abs=1e-7)
+    assert r.lambda_2 == pytest.approx(w[-2], abs=1e-6)
+    assert r.lambda_min == pytest.approx(w[0], abs=1e-6)
+    assert r.lam == pytest.approx(reference_lam(w, conn, bip), abs=1e-6)
+    # an irregular bipartite graph: -lambda_1 is trivial too
+    left, right = 120, 90
+    e = [
+        (int(u), left + int(v))
+        for u, v in zip(rng.integers(left, size=500), rng.integers(right, size=500))
+    ]
+    h = nx.Graph(e)
+    h = h.subgraph(max(nx.connected_components(h), key=len))
+    g = from_nx(h)
+    w, conn, bip = reference(g)
+    assert bip
+    r = adjacency_spectrum(g, dense_limit=0, tol=1e-9)
+    assert r.bipartite and r.lambda_min == pytest.approx(-w[-1], abs=1e-7)
+    assert r.lam == pytest.approx(reference_lam(w, conn, bip), abs=1e-6)
+
+
+def test_multigraph_with_loops_margulis():
+    from expandergraph.generators.algebraic import margulis
+
+    g = margulis(9)  # loops and multi-edges, 8-regular
+    w, conn, bip = reference(g)
+    for dl in (2000, 0):
+        r = adjacency_spectrum(g, dense_limit=dl)
+        assert r.lambda_1 == pytest.approx(8) and r.lambda_2 == pytest.approx(w[-2], abs=1e-7)
+        assert r.lam == pytest.approx(reference_lam(w, conn, bip), abs=1e-7)
+        assert r.lam <= 5 * math.sqrt(2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(2, 12),
+    data=st.data(),
+)
+def test_random_multigraphs_dense_and_lanczos(n, data):
+    m = data.draw(st.integers(1, 3 * n))
+    u = data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
+    v = data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
+    g = Graph.from_edges(n, u, v)
+    w, conn, bip = reference(g)
+    for dl in (2000, 0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            r = adjacency_spectrum(g, dense_limit=dl, tol=1e-9)
+        assert r.connected == conn and r.bipartite == bip
+        assert r.lambda_1 == pytest.approx(w[-1], abs=1e-7)
+        assert r.lambda_2 == pytest.approx(w[-2], abs=1e-7)
+        assert r.lambda_min == pytest.approx(w[0], abs=1e-7)
+        assert r.lam == pytest.approx(reference_lam(w, conn, bip), abs=1e-7)
+
+
+def test_nonconvergence_is_flagged_not_silent():
+    g = permutation_regular(600, 8, 5)
+    with pytest.warns(RuntimeWarning, match="did not reach"):
+        r = adjacency_spectrum(g, dense_limit=0, tol=1e-12, ncv=10, maxiter=20)
+    assert not r.converged and max(r.residual_2, r.residual_min) > 1e-12
+    assert r.iterations <= 20 + 10
+    # even unconverged, each reported value is an eigenvalue to within its residual
+    w = np.linalg.eigvalsh(g.adjacency().toarray().astype(float))
+    assert np.min(np.abs(w - r.lambda_2)) <= r.residual_2 + 1e-12
+    assert np.min(np.abs(w - r.lambda_min)) <= r.residual_min + 1e-12
+
+
+# -- singular values -----------------------------------------------------------------------
+def random_layer(left, right, d, seed, regular_inputs=False):
+    rng = np.random.default_rng(seed)
+    if regular_inputs:  # biregular: a union of matchings between equal sides
+        rows = np.concatenate([rng.permutation(right) for _ in range(d)])
+        cols = np.concatenate([np.arange(left)] * d)
+        return BipartiteGraph.from_edges(left, right, cols, rows)
+    ell = np.stack([rng.choice(left, size=d, replace=False) for _ in range(right)])
+    return BipartiteGraph.from_ell(left, ell)
+
+
+@pytest.mark.parametrize(
+    "left,right,d,biregular",
+    [(200, 200, 6, False), (150, 400, 5, False), (400, 150, 9, False), (300, 300, 4, True)],
+)
+def test_singular_values_against_numpy_svd(left, right, d, biregular):
+    b = random_layer(left, right, d, 3, biregular)
+    s = np.linalg.svd(b.biadjacency().toarray().astype(float), compute_uv=False)
+    for dl in (2000, 0):
+        r = bipartite_singular_values(b, dense_limit=dl, tol=1e-9)
+        s1, s2, res, method = r
+        assert method == r.method and method.startswith("dense" if dl else "lanczos")
+        assert s1 == pytest.approx(s[0], abs=1e-8) and s2 == pytest.approx(s[1], abs=1e-7)
+        assert res <= 1e-9 and r.converged
+    if biregular:
+        assert r.sigma_1 == d and "constant" in r.method
+
+
+def test_singular_values_match_layer_graph_spectrum():
+    b = random_layer(60, 80, 6, 7)
+    r = adjacency_spectrum(b.to_graph())
+    assert r.connected
+    s1, s2, _, _ = bipartite_singular_values(b)
+    assert r.bipartite and r.lambda_1 == pytest.approx(s1) and r.lambda_min == pytest.approx(-s1)
+    assert r.lambda_2 == pytest.approx(s2)
+    assert r.lam == pytest.approx(s2)
+
+
+def test_singular_values_one_sided():
+    b = BipartiteGraph.from_edges(1, 4, [0, 0, 0, 0], [0, 1, 2, 3])  # a star
+    s1, s2, res, _ = bipartite_singular_values(b)
+    assert s1 == pytest.approx(2.0) and s2 == 0.0 and res < 1e-12
+
+
+# -- Ramanujan bound and bad inputs ----------------------------------------------------------
+def test_ramanujan_bound():
+    assert ramanujan_bound(8) == pytest.approx(2 * math.sqrt(7))
+    assert ramanujan_bound(3, 5) == pytest.approx(math.sqrt(2) + 2)
+    assert ramanujan_bound(1) == 0.0
+    for bad in (0, -3, float("nan"), "8", True):
+        with pytest.raises(ValueError, match="ramanujan_bound"):
+            ramanujan_bound(bad)
+
+
+def test_bad_inputs():
+    g = from_nx(nx.petersen_graph())
+    with pytest.raises(ValueError, match="at least 2 nodes"):
+        adjacency_spectrum(Graph.from_edges(1, [], []))
+    with pytest.raises(ValueError, match="empty graph"):
+        adjacency_spectrum(Graph.from_edges(5, [], []))
+    with pytest.raises(ValueError, match="expected an expandergraph.Graph"):
+        adjacency_spectrum(nx.petersen_graph())
+    with pytest.raises(ValueError, match="dense_limit"):
+        adjacency_spectrum(g, dense_limit=-1)
+    with pytest.raises(ValueError, match="tol"):
+        adjacency_spectrum(g, tol=0)
+    with pytest.raises(ValueError, match="ncv"):
+        adjacency_spectrum(g, dense_limit=0, ncv=3)
+    with pytest.raises(ValueError, match="threads"):
+        adjacency_spectrum(g, threads=0)
+    with pytest.raises(ValueError, match="empty layer"):
+        bipartite_singular_values(BipartiteGraph.from_edges(3, 3, [], []))
+    with pytest.raises(ValueError, match="BipartiteGraph"):
+        bipartite_singular_values(g)
+
+
+def test_mixed_precision_restarts_in_float64():
+    g = permutation_regular(1200, 8, 9)
+    w, conn, bip = reference(g)
+    steps = []
+    r = adjacency_spectrum(g, dense_limit=0, mixed=True, tol=1e-10, progress=steps.append)
+    assert "mixed" in r.method and r.converged
+    assert any("float32" in s for s in steps) and any("cycle 2 (float64)" in s for s in steps)
+    assert max(r.residual_2, r.residual_min) <= 1e-10
+    assert r.lambda_2 == pytest.approx(w[-2], abs=1e-9)
+    assert r.lam == pytest.approx(reference_lam(w, conn, bip), abs=1e-9)
+
+
+def test_threaded_split_products_match_scipy():
+    from expandergraph.spectrum import _MatVec
+
+    g = permutation_regular(600_000, 4, 11)  # large enough for 2 threads and 2 column halves
+    a = g.adjacency().astype(float)
+    mv = _MatVec(a, threads=2)
+    assert mv.threads == 2 and len(mv.blocks[0]) == 2
+    x = np.random.default_rng(0).standard_normal(g.n)
+    assert np.allclose(mv(x), a @ x, rtol=0, atol=1e-12)
+    assert np.array_equal(mv(x), mv(x))  # bitwise reproducible (two-pass Lanczos relies on it)
+    assert np.allclose(mv.fast(x), a @ x, rtol=0, atol=1e-5)
+    mv.close()
