@@ -1,1 +1,13 @@
-"""compiler: lower certified expander layer graphs into PyTorch modules."""
+"""compiler: lower certified expander layer graphs into PyTorch modules.
+
+``compile(spec)`` builds and certifies every layer graph of a layer-graph spec
+and returns an :class:`XNet` whose :class:`XLinear`/:class:`XConv2d` layers hold
+the very same graphs as ELL index tables; ``extract_graph(model)`` reads them
+back.  See DESIGN.md, "compiler".
+"""
+
+from .compile import compile
+from .modules import XConv2d, XLinear
+from .network import XNet, extract_graph
+
+__all__ = ["compile", "extract_graph", "XLinear", "XConv2d", "XNet"]

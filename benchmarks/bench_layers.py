@@ -1,0 +1,451 @@
+"""X-Linear and X-Conv2d on the CPU: gather backend vs dense, masked and torch BSR peers.
+
+Run: ``python3 benchmarks/bench_layers.py [--quick] [--out PATH]``; writes
+``benchmarks/results/bench_layers.json`` and prints a table with ratios.
+
+Conventions
+-----------
+* ``torch.set_num_threads(2)`` and ``OMP_WAIT_POLICY=PASSIVE`` (unless set);
+  float32; times are seconds per call, the
+  *minimum* and the median of ``reps`` timed calls after one warm-up call (the
+  machine is shared, so the minimum is the better estimate of what the code
+  can do; both are in the JSON).  A layer and its peers are timed
+  interleaved, round robin, so they see the same background load.  Ratios
+  (``speedup`` = peer / gather) use minima.
+* ``fwd`` is a forward pass under ``torch.no_grad()``; ``fwd+bwd`` is a
+  forward pass and a backward pass with gradients for input, weight and bias.
+* Every gather configuration is first checked against the dense masked weight
+  on fresh random inputs (max relative error printed and stored), never timed
+  on zeros.
+* Peers: dense ``nn.Linear`` / ``nn.Conv2d`` of the same widths; the ``masked``
+  backend (dense weight times mask, the reference code's method); torch BSR
+  (``W.to_sparse_bsr(block)`` with ``F.linear``; ``to_sparse_csr`` for block 1),
+  forward only (its backward to the input is unsupported on CPU), linear only
+  (torch has no sparse convolution).
+* Memory: peak resident-set growth (``VmHWM`` after resetting it through
+  ``/proc/self/clear_refs``) of one fwd+bwd step, in a fresh subprocess with
+  ``MALLOC_MMAP_THRESHOLD_=65536`` so freed buffers leave the process; the
+  module, input and output gradient exist before the reset, and one warm-up
+  step has run (one-time library allocations are not counted).
+
+Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018,
+§3.3 (the gather method); issue 4 of this project for the grid and the goals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# Passive OpenMP waiting: on a shared, oversubscribed 2-core machine, spinning
+# threads of many short ops stall each other (measured 3-5x slowdowns); this
+# affects every peer alike.  Set before torch initialises OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from compiler import XConv2d, XLinear  # noqa: E402
+from compiler import functional as XF  # noqa: E402
+
+THREADS = 2
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "threads": THREADS,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }
+
+
+def timeit(fns: dict, reps: int) -> dict:
+    """Time several callables interleaved (round robin), so they share the machine's load.
+
+    One warm-up call each, then ``reps`` rounds; returns ``{name: {"min", "median", "reps"}}``.
+    """
+    for fn in fns.values():
+        fn()
+    times: dict = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return {
+        k: {"min": min(v), "median": statistics.median(v), "reps": reps} for k, v in times.items()
+    }
+
+
+def fwd_bwd(module, x, gy):
+    def run():
+        module.zero_grad(set_to_none=True)
+        x.grad = None
+        module(x).backward(gy)
+
+    return run
+
+
+def fwd(module, x):
+    def run():
+        with torch.no_grad():
+            module(x)
+
+    return run
+
+
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm().clamp_min(1e-30))
+
+
+# -- linear ---------------------------------------------------------------------------
+
+
+def linear_grid(quick: bool) -> list[tuple[int, int, float, int]]:
+    """(width, batch, density, block): the goal family in full, sweeps around it."""
+    if quick:
+        return [(1024, 256, 1 / 8, b) for b in (1, 32)]
+    grid = [(4096, 512, d, b) for d in (1 / 4, 1 / 8, 1 / 16) for b in (1, 16, 32, 64)]
+    grid += [(w, 512, 1 / 8, b) for w in (1024, 2048) for b in (1, 16, 32, 64)]
+    grid += [(4096, n, 1 / 8, b) for n in (256, 1024) for b in (32, 64)]
+    return grid
+
+
+def bench_linear(quick: bool, reps: int) -> list[dict]:
+    out = []
+    for width, batch, density, block in linear_grid(quick):
+        torch.manual_seed(0)
+        layer = XLinear(width, width, density=density, block=block, seed=0)
+        masked = XLinear(width, width, density=density, block=block, seed=0, backend="masked")
+        dense = torch.nn.Linear(width, width)
+        x = torch.randn(batch, width, requires_grad=True)
+        gy = torch.randn(batch, width)
+        w_dense = layer.dense_weight().detach()
+        with torch.no_grad():
+            err = rel_err(layer(x[:64]), F.linear(x[:64], w_dense, layer.bias))
+        r = reps if block > 1 else 1  # block 1 is slow (memory-bound); one timed call
+        rec = {
+            "width": width,
+            "batch": batch,
+            "density": density,
+            "degree": layer.degree,
+            "block": block,
+            "max_rel_err_vs_dense": err,
+        }
+        fns = {"gather_fwd": fwd(layer, x), "dense_fwd": fwd(dense, x)}
+        try:
+            sparse = w_dense.to_sparse_bsr((block, block)) if block > 1 else w_dense.to_sparse_csr()
+            with torch.no_grad():
+                rec["bsr_rel_err"] = rel_err(F.linear(x[:64], sparse), F.linear(x[:64], w_dense))
+
+            def bsr(sparse=sparse, x=x):
+                with torch.no_grad():
+                    F.linear(x, sparse)
+
+            fns["bsr_fwd"] = bsr
+        except (RuntimeError, NotImplementedError) as exc:
+            rec["bsr_fwd"] = {"error": str(exc).splitlines()[0]}
+        rec.update(timeit(fns, r))
+        fns = {"gather_fwd_bwd": fwd_bwd(layer, x, gy), "dense_fwd_bwd": fwd_bwd(dense, x, gy)}
+        if block in (1, 32) or quick:  # masked costs what dense costs: a few samples suffice
+            fns["masked_fwd_bwd"] = fwd_bwd(masked, x, gy)
+        rec.update(timeit(fns, r))
+        out.append(rec)
+        print(linear_line(rec), flush=True)
+    return out
+
+
+def _ratio(rec: dict, peer: str, mine: str) -> float | None:
+    a, b = rec.get(peer), rec.get(mine)
+    if not a or not b or "min" not in a or "min" not in b:
+        return None
+    return a["min"] / b["min"]
+
+
+def linear_line(r: dict) -> str:
+    def fmt(v):
+        return f"{v:6.2f}x" if v is not None else "     - "
+
+    return (
+        f"linear w={r['width']:5d} n={r['batch']:5d} dens=1/{round(1 / r['density']):<3d} "
+        f"b={r['block']:3d} | gather fwd {r['gather_fwd']['min'] * 1e3:8.1f} ms  "
+        f"fwd+bwd {r['gather_fwd_bwd']['min'] * 1e3:8.1f} ms | vs dense fwd "
+        f"{fmt(_ratio(r, 'dense_fwd', 'gather_fwd'))} fwd+bwd "
+        f"{fmt(_ratio(r, 'dense_fwd_bwd', 'gather_fwd_bwd'))} | vs masked fwd+bwd "
+        f"{fmt(_ratio(r, 'masked_fwd_bwd', 'gather_fwd_bwd'))} | vs BSR fwd "
+        f"{fmt(_ratio(r, 'bsr_fwd', 'gather_fwd'))} | err {r['max_rel_err_vs_dense']:.1e}"
+    )
+
+
+# -- conv -------------------------------------------------------------------------------
+
+
+def conv_grid(quick: bool) -> list[tuple[int, int, float, int]]:
+    """(channels, batch, density, block) at 32x32, 3x3, padding 1."""
+    if quick:
+        return [(64, 4, 1 / 8, 8)]
+    grid = [(256, 32, 1 / 8, b) for b in (1, 16, 32)]
+    grid += [(256, 32, 1 / 4, 32), (256, 32, 1 / 16, 16)]
+    grid += [(512, 32, 1 / 8, b) for b in (32, 64)]
+    return grid
+
+
+def bench_conv(quick: bool, reps: int) -> list[dict]:
+    out = []
+    hw = 8 if quick else 32
+    for c, batch, density, block in conv_grid(quick):
+        torch.manual_seed(0)
+        layer = XConv2d(c, c, 3, padding=1, density=density, block=block, seed=0)
+        dense = torch.nn.Conv2d(c, c, 3, padding=1)
+        x = torch.randn(batch, c, hw, hw, requires_grad=True)
+        gy = torch.randn(batch, c, hw, hw)
+        w_dense = layer.dense_weight().detach()
+        with torch.no_grad():
+            err = rel_err(layer(x[:2]), F.conv2d(x[:2], w_dense, layer.bias, padding=1))
+        r = 1 if block == 1 else (reps if c < 512 else max(2, reps - 1))
+        rec = {
+            "channels": c,
+            "batch": batch,
+            "hw": hw,
+            "kernel": 3,
+            "density": density,
+            "degree": layer.degree,
+            "block": block,
+            "max_rel_err_vs_dense": err,
+        }
+        rec.update(timeit({"gather_fwd": fwd(layer, x), "dense_fwd": fwd(dense, x)}, r))
+        fns = {"gather_fwd_bwd": fwd_bwd(layer, x, gy), "dense_fwd_bwd": fwd_bwd(dense, x, gy)}
+        if block == 32 and density == 1 / 8 or quick:
+            masked = XConv2d(c, c, 3, padding=1, density=density, block=block, backend="masked")
+            fns["masked_fwd_bwd"] = fwd_bwd(masked, x, gy)
+        rec.update(timeit(fns, r))
+        out.append(rec)
+        print(conv_line(rec), flush=True)
+    return out
+
+
+def conv_line(r: dict) -> str:
+    def fmt(v):
+        return f"{v:6.2f}x" if v is not None else "     - "
+
+    return (
+        f"conv   C={r['channels']:4d} N={r['batch']:3d} {r['hw']}x{r['hw']} 3x3 "
+        f"dens=1/{round(1 / r['density']):<3d} b={r['block']:3d} | gather fwd "
+        f"{r['gather_fwd']['min'] * 1e3:8.1f} ms  "
+        f"fwd+bwd {r['gather_fwd_bwd']['min'] * 1e3:8.1f} ms"
+        f" | vs dense fwd {fmt(_ratio(r, 'dense_fwd', 'gather_fwd'))} fwd+bwd "
+        f"{fmt(_ratio(r, 'dense_fwd_bwd', 'gather_fwd_bwd'))} | vs masked fwd+bwd "
+        f"{fmt(_ratio(r, 'masked_fwd_bwd', 'gather_fwd_bwd'))} | err "
+        f"{r['max_rel_err_vs_dense']:.1e}"
+    )
+
+
+# -- memory -------------------------------------------------------------------------------
+
+_MEM_CHILD = r"""
+import json, sys, torch
+sys.path.insert(0, {root!r})
+torch.set_num_threads({threads})
+from compiler import XLinear, XConv2d
+kind, backend, size, batch, density, block = {args!r}
+torch.manual_seed(0)
+if kind == "linear":
+    m = (torch.nn.Linear(size, size) if backend == "dense"
+         else XLinear(size, size, density=density, block=block, backend=backend))
+    x = torch.randn(batch, size, requires_grad=True)
+else:
+    m = (torch.nn.Conv2d(size, size, 3, padding=1) if backend == "dense"
+         else XConv2d(size, size, 3, padding=1, density=density, block=block, backend=backend))
+    x = torch.randn(batch, size, 32, 32, requires_grad=True)
+with torch.no_grad():
+    gy = torch.randn_like(m(x[:1])).expand((batch,) + tuple(m(x[:1]).shape[1:])).contiguous()
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+m(x).backward(gy)  # warm-up: one-time allocations of the libraries
+m.zero_grad(set_to_none=True)
+x.grad = None
+base = rss()
+open("/proc/self/clear_refs", "w").write("5")
+m(x).backward(gy)
+print(json.dumps({{"peak_bytes": hwm() - base}}))
+"""
+
+
+def measure_memory(kind, backend, size, batch, density, block) -> dict:
+    code = _MEM_CHILD.format(
+        root=str(ROOT), threads=THREADS, args=(kind, backend, size, batch, density, block)
+    )
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600
+    )
+    if proc.returncode:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_memory(quick: bool) -> list[dict]:
+    if quick:
+        cases = [("linear", 1024, 256, 1 / 8, b) for b in (1, 32)]
+    else:
+        cases = [("linear", 4096, 512, 1 / 8, b) for b in (1, 16, 32, 64)]
+        cases += [("conv", 256, 32, 1 / 8, b) for b in (1, 16, 32)]
+    out = []
+    dense_peak: dict = {}
+    for kind, size, batch, density, block in cases:
+        key = (kind, size, batch)
+        if key not in dense_peak:
+            dense_peak[key] = measure_memory(kind, "dense", size, batch, None, None)
+        g = measure_memory(kind, "gather", size, batch, density, block)
+        rec = {
+            "kind": kind,
+            "size": size,
+            "batch": batch,
+            "density": density,
+            "block": block,
+            "gather_peak_bytes": g.get("peak_bytes"),
+            "dense_peak_bytes": dense_peak[key].get("peak_bytes"),
+        }
+        if rec["gather_peak_bytes"] and rec["dense_peak_bytes"]:
+            rec["ratio_gather_over_dense"] = rec["gather_peak_bytes"] / rec["dense_peak_bytes"]
+        else:
+            rec["error"] = g.get("error") or dense_peak[key].get("error")
+        out.append(rec)
+        ratio = rec.get("ratio_gather_over_dense")
+        print(
+            f"memory {kind:6s} size={size} batch={batch} dens=1/{round(1 / density)} b={block}: "
+            f"gather {(rec['gather_peak_bytes'] or 0) / 2**20:8.1f} MiB, dense "
+            f"{(rec['dense_peak_bytes'] or 0) / 2**20:8.1f} MiB, ratio "
+            f"{ratio if ratio is None else round(ratio, 2)}",
+            flush=True,
+        )
+    return out
+
+
+def goals(linear: list[dict], conv: list[dict], memory: list[dict]) -> dict:
+    """The issue's goals, evaluated on the best block size at each goal point."""
+    lin = [r for r in linear if (r["width"], r["batch"], r["density"]) == (4096, 512, 1 / 8)]
+    cv = [r for r in conv if r["density"] == 1 / 8]
+    best_lin = max(lin, key=lambda r: _ratio(r, "dense_fwd_bwd", "gather_fwd_bwd"), default=None)
+    best_conv = max(cv, key=lambda r: _ratio(r, "dense_fwd_bwd", "gather_fwd_bwd"), default=None)
+    out: dict = {}
+    if best_lin:
+        s = _ratio(best_lin, "dense_fwd_bwd", "gather_fwd_bwd")
+        out["linear_4096_512_d8_fwd_bwd_speedup"] = {
+            "value": s,
+            "block": best_lin["block"],
+            "goal": 5.0,
+            "ideal": 8.0,
+            "met": s >= 5.0,
+            "by_block": {r["block"]: _ratio(r, "dense_fwd_bwd", "gather_fwd_bwd") for r in lin},
+        }
+    if best_conv:
+        s = _ratio(best_conv, "dense_fwd_bwd", "gather_fwd_bwd")
+        out["conv_d8_fwd_bwd_speedup"] = {
+            "value": s,
+            "channels": best_conv["channels"],
+            "block": best_conv["block"],
+            "goal": 3.0,
+            "met": s >= 3.0,
+        }
+    ratios = [m["ratio_gather_over_dense"] for m in memory if "ratio_gather_over_dense" in m]
+    if ratios:
+        out["memory_gather_over_dense"] = {
+            "worst": max(ratios),
+            "goal": 1.5,
+            "met_for_blocks": sorted(
+                {
+                    (m["kind"], m["block"])
+                    for m in memory
+                    if m.get("ratio_gather_over_dense", 9) <= 1.5
+                }
+            ),
+        }
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny grid (a smoke test)")
+    p.add_argument("--reps", type=int, default=3, help="timed calls per measurement")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_layers.json"))
+    p.add_argument("--skip", nargs="*", default=[], choices=["linear", "conv", "memory"])
+    args = p.parse_args(argv)
+    torch.set_num_threads(THREADS)
+    start = time.time()
+    load0 = os.getloadavg()
+    print(f"machine: {machine()}")
+    print(f"load average at start: {load0}; gather chunk {XF.GATHER_CHUNK_ELEMENTS} elements")
+    for width, _, density, block in linear_grid(args.quick) + conv_grid(args.quick):
+        if round(density * width) % block:  # fail before an hour of timing, not after
+            raise SystemExit(f"grid: degree {round(density * width)} not a multiple of {block}")
+    linear: list[dict] = []
+    conv: list[dict] = []
+    memory: list[dict] = []
+
+    def save(partial: bool) -> dict:
+        result = {
+            "benchmark": "bench_layers",
+            "partial": partial,
+            "machine": machine(),
+            "load_average_start": load0,
+            "load_average_end": os.getloadavg(),
+            "note": "shared 2-core CPU; other jobs may run concurrently (see load averages); "
+            "times are seconds, ratios use the minimum over reps",
+            "gather_chunk_elements": XF.GATHER_CHUNK_ELEMENTS,
+            "conv_chunk_elements": XF.CONV_CHUNK_ELEMENTS,
+            "seconds": round(time.time() - start, 1),
+            "linear": linear,
+            "conv": conv,
+            "memory": memory,
+            "goals": goals(linear, conv, memory),
+        }
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1))
+        return result
+
+    if "linear" not in args.skip:
+        linear += bench_linear(args.quick, args.reps)
+        save(True)
+    if "conv" not in args.skip:
+        conv += bench_conv(args.quick, args.reps)
+        save(True)
+    if "memory" not in args.skip:
+        memory += bench_memory(args.quick)
+    result = save(False)
+    print(json.dumps(result["goals"], indent=1))
+    print(f"wrote {args.out} in {result['seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""``xnet``: the compiler's command line.
+
+Subcommands (``argparse`` subparsers; later issues add ``models``, ``flops`` and
+``train`` through :func:`register_command`):
+
+``xnet compile SPEC [--summary] [--json] [--backend B] [--input CxHxW]
+[--allow-uncertified]``
+    Builds, certifies and lowers the spec.  ``--summary`` prints per layer the
+    kind and shapes, degree, block and density, parameters and FLOPs
+    (multiply-accumulates of non-zero weights, per sample, at the spec's input
+    shape) and the certificate verdict, then totals against the dense
+    equivalent; ``--json`` prints the same as one JSON document.
+
+Exit status: 0 on success, 1 when a certificate refuses the spec, 2 for a bad
+spec or bad arguments; errors are one line on stderr (``xnet: error: ...``),
+never a traceback.
+
+Reference: DESIGN.md, "compiler"; Prabhu, Varma and Namboodiri, ECCV 2018.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ["main", "build_parser", "register_command", "summarize"]
+
+#: name -> (add_arguments(parser), run(args) -> int, help)
+_COMMANDS: dict[str, tuple[Callable, Callable, str]] = {}
+
+
+def register_command(name: str, add_arguments: Callable, run: Callable, help: str) -> None:
+    """Add a subcommand ``xnet NAME``: ``add_arguments(parser)``, then ``run(args) -> int``.
+
+    ``run`` may raise ``ValueError``; :func:`main` prints it on one line and
+    exits with status 2.
+
+    Examples
+    --------
+    >>> register_command("hello", lambda p: None, lambda a: 0, "say hello")  # doctest: +SKIP
+    >>> main(["hello"])  # doctest: +SKIP
+    0
+    """
+    _COMMANDS[name] = (add_arguments, run, help)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, status 2, no usage dump
+        sys.stderr.write(f"xnet: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        parts = tuple(int(p) for p in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--input: {text!r} must be F or CxHxW") from None
+    if len(parts) not in (1, 3) or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"--input: {text!r} must be F or CxHxW (positive)")
+    return parts
+
+
+def _fmt_shape(shape) -> str:
+    return "x".join(str(v) for v in shape)
+
+
+def summarize(model) -> dict:
+    """The ``--summary`` data of a compiled :class:`~compiler.network.XNet`, JSON-ready.
+
+    ``{"name", "input", "layers": [...], "totals": {...}, "certificates": {...},
+    "override"}``; per layer: ``index``, ``name``, ``kind``, ``in_shape``,
+    ``out_shape``, ``degree``, ``block``, ``density``, ``params``, ``flops``,
+    ``dense_params``, ``dense_flops``, ``backend``, ``fingerprint`` and
+    ``certificate`` (``{"passed", "failures", "override"}`` or ``None``).
+    Parameters and FLOPs come from :func:`compiler.counting.count` (MACs of
+    non-zero weights, per sample).
+
+    Reference: Prabhu, Varma and Namboodiri, ECCV 2018 (FLOPs of X-layers).
+
+    Examples
+    --------
+    >>> from compiler import compile
+    >>> s = summarize(compile({"input": 8, "layers": [{"out": 8, "degree": 4}]}))
+    >>> s["layers"][0]["flops"], s["totals"]["dense_flops"]
+    (32, 64)
+    """
+    from .counting import count
+    from .modules import _XLayer
+    from .network import extract_graph
+
+    total = count(model)
+    counts = {c["name"]: c for c in total["layers"]}
+    spec = model.spec
+    layers = []
+    for i, (name, m) in enumerate(zip(model.names, model.layers)):
+        c = counts.get(name, {})
+        row = {
+            "index": i,
+            "name": name,
+            "kind": spec.layers[i].kind if spec is not None else c.get("kind"),
+            "in_shape": c.get("in_shape"),
+            "out_shape": c.get("out_shape"),
+            "degree": None,
+            "block": None,
+            "density": None,
+            "params": c.get("params", 0),
+            "flops": c.get("flops", 0),
+            "dense_params": c.get("dense_params", 0),
+            "dense_flops": c.get("dense_flops", 0),
+            "backend": None,
+            "fingerprint": None,
+            "certificate": None,
+        }
+        if isinstance(m, _XLayer):
+            row.update(degree=m.degree, block=m.block, density=m.density, backend=m.backend)
+            row["fingerprint"] = m.fingerprint
+            cert = model.certificates.get(name)
+            if cert is not None:
+                row["certificate"] = {
+                    "passed": cert.passed,
+                    "failures": cert.failures(),
+                    "override": cert.override,
+                }
+        layers.append(row)
+    net = model.certificates.get("network")
+    note = None
+    if net is None:
+        try:
+            extract_graph(model)
+            note = "no layered checks requested"
+        except ValueError:
+            note = "the graph layers do not chain"
+    return {
+        "name": spec.name if spec is not None else None,
+        "input": list(model.input_shape or ()),
+        "layers": layers,
+        "totals": {k: total[k] for k in ("params", "flops", "dense_params", "dense_flops")},
+        "certificates": {
+            "layers_passed": all(c.passed for n, c in model.certificates.items() if n != "network"),
+            "network": None
+            if net is None
+            else {
+                "passed": net.passed,
+                "failures": net.failures(),
+                "override": net.override,
+                "values": {k: c.value for k, c in net.checks.items()},
+            },
+            "network_note": note,
+        },
+        "override": model.override,
+    }
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{100.0 * a / b:.2f}%" if b else "-"
+
+
+def _print_summary(s: dict, out) -> None:
+    title = s["name"] or "spec"
+    out.write(f"{title}: input {_fmt_shape(s['input'])}\n")
+    head = (
+        f"{'#':>3}  {'kind':<10} {'shape in -> out':<26} {'degree':>6} {'block':>5} "
+        f"{'density':>8} {'params':>12} {'FLOPs':>14}  certificate"
+    )
+    out.write(head + "\n")
+    for r in s["layers"]:
+        shapes = f"{_fmt_shape(r['in_shape'] or ())} -> {_fmt_shape(r['out_shape'] or ())}"
+        deg = "" if r["degree"] is None else str(r["degree"])
+        blk = "" if r["block"] is None else str(r["block"])
+        dens = "" if r["density"] is None else f"{r['density']:.4g}"
+        cert = r["certificate"]
+        if cert is None:
+            verdict = ""
+        elif cert["passed"]:
+            verdict = "pass"
+        else:
+            verdict = "FAIL: " + ", ".join(cert["failures"])
+            if cert["override"]:
+                verdict += " (overridden)"
+        out.write(
+            f"{r['index']:>3}  {r['kind']:<10} {shapes:<26} {deg:>6} {blk:>5} {dens:>8} "
+            f"{r['params']:>12,} {r['flops']:>14,}  {verdict}\n"
+        )
+    t = s["totals"]
+    out.write(
+        f"total: params {t['params']:,} (dense {t['dense_params']:,}, "
+        f"{_ratio(t['params'], t['dense_params'])}); FLOPs {t['flops']:,} "
+        f"(dense {t['dense_flops']:,}, {_ratio(t['flops'], t['dense_flops'])})\n"
+    )
+    net = s["certificates"]["network"]
+    if net is None:
+        out.write(f"network certificate: none ({s['certificates']['network_note']})\n")
+    else:
+        verdict = "pass" if net["passed"] else "FAIL: " + ", ".join(net["failures"])
+        values = ", ".join(f"{k} {v}" for k, v in net["values"].items())
+        out.write(f"network certificate: {verdict}" + (f" ({values})" if values else "") + "\n")
+    if s["override"]:
+        out.write(f"override: {s['override']}\n")
+
+
+def _add_compile(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="layer-graph spec (.yaml, .yml or .json)")
+    p.add_argument("--summary", action="store_true", help="per-layer table and totals")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "masked", "gather", "triton"),
+        default=None,
+        help="backend for layers that do not name one (default: spec's, else gather)",
+    )
+    p.add_argument("--input", type=_shape, default=None, help="input shape F or CxHxW")
+    p.add_argument(
+        "--allow-uncertified",
+        action="store_true",
+        help="compile even if a certificate fails (the override is recorded)",
+    )
+
+
+def _run_compile(args) -> int:
+    from .compile import compile
+
+    model = compile(
+        args.spec,
+        backend=args.backend,
+        allow_uncertified=args.allow_uncertified,
+        input_shape=args.input,
+    )
+    if args.json:
+        json.dump(summarize(model), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.summary:
+        _print_summary(summarize(model), sys.stdout)
+    else:
+        n_x = len(model.expander_layers())
+        verdict = "certified" if model.certified else "NOT certified (override recorded)"
+        sys.stdout.write(
+            f"compiled {model.spec.name or args.spec}: {len(model.layers)} layers "
+            f"({n_x} expander), {sum(p.numel() for p in model.parameters()):,} parameters, "
+            f"{verdict}\n"
+        )
+    return 0
+
+
+register_command("compile", _add_compile, _run_compile, "compile and certify a spec")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``xnet`` argument parser with every registered subcommand.
+
+    Parse errors print one line (``xnet: error: ...``) and exit with status 2.
+
+    Reference: DESIGN.md, "compiler".
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["compile", "s.yaml", "--summary"]).summary
+    True
+    """
+    parser = _Parser(prog="xnet", description="Compile expander-graph networks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, (add, _, help_text) in _COMMANDS.items():
+        add(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``xnet`` with ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    Reference: DESIGN.md, "compiler".
+
+    Examples
+    --------
+    >>> main(["compile", "no-such-spec.yaml"])  # doctest: +SKIP
+    2
+    """
+    from .compile import CertificateError
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    _, run, _ = _COMMANDS[args.command]
+    try:
+        return int(run(args) or 0)
+    except CertificateError as exc:
+        sys.stderr.write(f"xnet: error: {' '.join(str(exc).split())}\n")
+        return 1
+    except ValueError as exc:
+        sys.stderr.write(f"xnet: error: {' '.join(str(exc).split())}\n")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""``compile``: lower a certified layer-graph spec into an :class:`~compiler.network.XNet`.
+
+Pipeline (DESIGN.md, "Lowering"): the spec is validated by
+:func:`expandergraph.spec.load_spec`; every graph-bearing layer's graph is
+built by :func:`expandergraph.spec.layer_graph` and certified by
+:func:`expandergraph.certify.certify`; the graph layers, when their widths
+chain, are certified together by :func:`expandergraph.guarantees.certify_layered`;
+and the *same* graph objects become the modules' index tables.  A failing
+certificate refuses the spec unless ``allow_uncertified=True``, in which case
+the override is written on the failing certificates and on the model (and so
+into its ``state_dict``).
+
+Lowering of the spec's kinds:
+
+============  ====================================================================
+kind          module
+============  ====================================================================
+linear        :class:`~compiler.modules.XLinear` (``bias``, ``backend`` options)
+conv          :class:`~compiler.modules.XConv2d` (``kernel_size``, ``stride``,
+              ``padding`` (``"same"`` with an odd kernel), ``dilation``)
+depthwise     ``nn.Conv2d(C, C, ..., groups=C)`` (dense per channel; no graph)
+activation    ``nn.ReLU``, ``nn.GELU``, ``nn.Tanh``, ``nn.Sigmoid``, ``nn.Identity``
+norm          ``nn.BatchNorm2d`` on ``[C, H, W]``, ``nn.BatchNorm1d`` on features
+pool          ``nn.MaxPool2d`` / ``nn.AvgPool2d`` (``size``, ``stride``,
+              ``padding``), ``nn.AdaptiveAvgPool2d(size)``
+flatten       ``nn.Flatten()``
+dropout       ``nn.Dropout(p)``
+============  ====================================================================
+
+Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018, §3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from torch import nn
+
+from expandergraph import BipartiteGraph, Certificate, LayeredGraph
+
+from .modules import XConv2d, XLinear
+from .network import XNet
+
+__all__ = ["compile", "CertificateError", "DEFAULT_CHECKS", "DEFAULT_NETWORK_CHECKS"]
+
+
+class CertificateError(ValueError):
+    """A layer graph failed its certificate and no override was given."""
+
+
+#: Checks run on every layer graph when the spec names none.
+DEFAULT_CHECKS: tuple[str, ...] = ("degrees", "spectrum")
+
+_ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+
+
+#: Layered checks computed when the spec names none (``bound_depth`` is informative).
+DEFAULT_NETWORK_CHECKS: tuple[str, ...] = ("bound_depth",)
+
+
+def _split_checks(names: Sequence[str] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(layer checks, layered checks)`` of a spec's ``certify`` list."""
+    from expandergraph.guarantees import LAYERED_CHECKS
+
+    if names is None:
+        return DEFAULT_CHECKS, DEFAULT_NETWORK_CHECKS
+    names = tuple(names)
+    layer = tuple(c for c in names if c not in LAYERED_CHECKS)
+    return layer or ("degrees",), tuple(c for c in names if c in LAYERED_CHECKS)
+
+
+def _certify_layer(graph: BipartiteGraph, checks: Sequence[str]) -> Certificate:
+    from expandergraph.certify import certify
+
+    try:
+        return certify(graph, checks=tuple(checks))
+    except ValueError as exc:
+        raise ValueError(f"certify: {exc}") from None
+
+
+def _certify_network(lg: LayeredGraph, checks: Sequence[str]) -> Certificate:
+    from expandergraph.guarantees import certify_layered
+
+    try:
+        return certify_layered(lg, checks=tuple(checks), layer_checks=())
+    except ValueError as exc:
+        raise ValueError(f"certify: {exc}") from None
+
+
+def _conv_args(layer) -> dict:
+    o = layer.options
+    k = o.get("kernel_size", 1)
+    padding = o.get("padding", 0)
+    if padding == "same":
+        dil = o.get("dilation", 1)
+        ks = (k, k) if isinstance(k, int) else tuple(k)
+        ds = (dil, dil) if isinstance(dil, int) else tuple(dil)
+        if any((d * (kk - 1)) % 2 for kk, d in zip(ks, ds)):
+            raise ValueError(
+                f"{layer.where}.padding: 'same' needs an odd (dilated) kernel, got kernel_size {k}"
+            )
+        padding = tuple(d * (kk - 1) // 2 for kk, d in zip(ks, ds))
+    return {
+        "kernel_size": k,
+        "stride": o.get("stride", 1),
+        "padding": padding,
+        "dilation": o.get("dilation", 1),
+    }
+
+
+def _graphless(layer) -> nn.Module:
+    o, kind = layer.options, layer.kind
+    if kind == "activation":
+        return _ACTIVATIONS[o.get("fn", "relu")]()
+    if kind == "norm":
+        c = layer.in_shape[0]
+        return nn.BatchNorm2d(c) if len(layer.in_shape) == 3 else nn.BatchNorm1d(c)
+    if kind == "pool":
+        pool = o.get("pool", "max")
+        if pool == "adaptive_avg":
+            return nn.AdaptiveAvgPool2d(o.get("size", 1))
+        cls = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
+        return cls(o.get("size", 2), o.get("stride", o.get("size", 2)), o.get("padding", 0))
+    if kind == "flatten":
+        return nn.Flatten()
+    if kind == "dropout":
+        return nn.Dropout(o.get("p", 0.5))
+    if kind == "depthwise":
+        c = layer.in_shape[0]
+        return nn.Conv2d(c, c, groups=c, bias=o.get("bias", True), **_conv_args(layer))
+    raise ValueError(f"{layer.where}.kind: {kind!r} cannot be compiled")  # pragma: no cover
+
+
+def _backend_for(layer, spec, backend: str | None) -> str:
+    raw_layers = spec.raw.get("layers") or []
+    raw = raw_layers[layer.index] if layer.index < len(raw_layers) else {}
+    if isinstance(raw, dict) and "backend" in raw:
+        return raw["backend"]
+    if backend is not None:
+        return backend
+    return layer.options.get("backend") or "gather"
+
+
+def _load(source, input_shape):
+    from expandergraph.spec import Spec, load_spec
+
+    spec = source if isinstance(source, Spec) else load_spec(source)
+    if input_shape is not None:
+        shape = [input_shape] if isinstance(input_shape, int) else list(input_shape)
+        if tuple(shape) != spec.input:
+            raw = dict(spec.raw)
+            raw["input"] = shape[0] if len(shape) == 1 else shape
+            spec = load_spec(raw)
+    return spec
+
+
+def _from_layered(lg: LayeredGraph, backend: str, input_shape) -> tuple[list, list, list]:
+    if input_shape is not None and tuple(input_shape) != (lg.widths[0],):
+        raise ValueError(
+            f"input_shape: {tuple(input_shape)} does not match the layered graph's input "
+            f"width {lg.widths[0]}"
+        )
+    modules: list[nn.Module] = []
+    graphs: list[tuple[str, BipartiteGraph]] = []
+    for i, g in enumerate(lg.layers):
+        if i:
+            modules.append(nn.ReLU())
+        graphs.append((f"layers[{len(modules)}]", g))
+        modules.append(XLinear(g.left, g.right, g, backend=backend))
+    return modules, graphs, [(lg.widths[0],)]
+
+
+def compile(
+    spec_or_layered_graph,
+    backend: str | None = None,
+    allow_uncertified: bool = False,
+    input_shape: Sequence[int] | int | None = None,
+) -> XNet:
+    """Build, certify and lower a layer-graph spec (or a ``LayeredGraph``) into an ``XNet``.
+
+    ``spec_or_layered_graph`` is a spec (path to ``.yaml``/``.yml``/``.json``, a
+    mapping, or an :class:`expandergraph.spec.Spec`) or an
+    :class:`expandergraph.LayeredGraph` (lowered to ``XLinear`` layers with a
+    ReLU between consecutive layers).  ``backend`` applies to every expander
+    layer that does not name its own; default: the spec's ``backend``, else
+    ``"gather"``.  ``input_shape`` replaces the spec's ``input`` (e.g. another
+    image size); the widths must still chain.
+
+    Certification: the spec's ``certify`` list names the checks; names in
+    :data:`expandergraph.guarantees.LAYERED_CHECKS` (``reach_depth``,
+    ``bound_depth``, ``path_mixing``) go to the layered certificate
+    (``"network"``, computed on the chained graph layers), the others to every
+    layer's certificate (at least ``degrees``: no dead output).  Without a
+    ``certify`` key: :data:`DEFAULT_CHECKS` per layer and
+    :data:`DEFAULT_NETWORK_CHECKS` (the informative Tanner depth bound) for the
+    network.  If any certificate fails, a
+    :class:`CertificateError` (a ``ValueError``) names the layer and the failed
+    checks, unless ``allow_uncertified=True``: then the override is recorded in
+    ``Certificate.override`` and ``model.override`` (which is kept in
+    ``state_dict``).  Spec errors are ``ValueError`` naming layer and field.
+
+    Reference: DESIGN.md ("A spec whose graphs fail their certificate is
+    refused, unless the user explicitly overrides that, and the override is
+    recorded"); Prabhu, Varma and Namboodiri, ECCV 2018, §3.
+
+    Examples
+    --------
+    >>> net = compile({"input": 16, "layers": [{"out": 16, "degree": 8},
+    ...                                        {"kind": "activation"},
+    ...                                        {"out": 8, "degree": 8}]})
+    >>> sorted(net.certificates), net.certified
+    (['layers[0]', 'layers[2]', 'network'], True)
+    >>> net.layers[0].degree, net.layers[0].backend
+    (8, 'gather')
+    """
+    if not isinstance(allow_uncertified, bool):
+        raise ValueError(f"allow_uncertified: must be True or False, got {allow_uncertified!r}")
+    if backend is not None and backend not in ("auto", "masked", "gather", "triton"):
+        raise ValueError(f"backend: {backend!r} must be one of auto, masked, gather, triton")
+    spec = None
+    names = None
+    if isinstance(spec_or_layered_graph, LayeredGraph):
+        modules, graphs, shapes = _from_layered(
+            spec_or_layered_graph, backend or "gather", input_shape
+        )
+    elif isinstance(spec_or_layered_graph, (str, Path, dict)) or hasattr(
+        spec_or_layered_graph, "layers"
+    ):
+        from expandergraph.spec import layer_graph
+
+        spec = _load(spec_or_layered_graph, input_shape)
+        names = spec.certify
+        modules, graphs = [], []
+        for layer in spec.layers:
+            if layer.has_graph:
+                g = layer_graph(layer)
+                kw = {
+                    "bias": layer.options.get("bias", True),
+                    "backend": _backend_for(layer, spec, backend),
+                }
+                if layer.kind == "linear":
+                    m = XLinear(layer.in_width, layer.out, g, **kw)
+                else:
+                    m = XConv2d(layer.in_width, layer.out, graph=g, **_conv_args(layer), **kw)
+                m.seed = layer.seed
+                graphs.append((layer.where, g))
+            else:
+                m = _graphless(layer)
+            modules.append(m)
+        shapes = [spec.input]
+    else:
+        raise ValueError(
+            "spec_or_layered_graph: expected a spec path, mapping, Spec or LayeredGraph, got "
+            f"{type(spec_or_layered_graph).__name__}"
+        )
+
+    layer_checks, net_checks = _split_checks(names)
+    certificates: dict[str, Certificate] = {}
+    for name, g in graphs:
+        certificates[name] = _certify_layer(g, layer_checks)
+    try:
+        lg = LayeredGraph([g for _, g in graphs], [n for n, _ in graphs])
+    except ValueError:
+        lg = None  # e.g. a flatten of a spatial map between conv and linear layers
+    if lg is not None and net_checks:
+        certificates["network"] = _certify_network(lg, net_checks)
+
+    failed = [(n, c.failures()) for n, c in certificates.items() if not c.passed]
+    override = None
+    if failed:
+        what = "; ".join(f"{n} failed {', '.join(f) or 'a check'}" for n, f in failed)
+        if not allow_uncertified:
+            raise CertificateError(
+                f"{what} (certificate refused; override with allow_uncertified=True, "
+                "or --allow-uncertified on the command line)"
+            )
+        override = f"allow_uncertified=True: {what}"
+        for n, _ in failed:
+            certificates[n].override = override
+    return XNet(
+        modules,
+        spec=spec,
+        certificates=certificates,
+        input_shape=shapes[0],
+        override=override,
+    )

@@ -1,0 +1,174 @@
+"""The compiled network: :class:`XNet`, and :func:`extract_graph` to read its graphs back.
+
+An :class:`XNet` is a sequential container (``model.layers``, one module per
+spec layer, so ``model.layers[i]`` is the spec's ``layers[i]``) that also
+carries
+
+* ``certificates``: ``{"layers[i]": Certificate}`` for every graph-bearing
+  layer, plus ``"network"`` for the layered certificate when the graph layers
+  chain;
+* ``spec``: the :class:`expandergraph.spec.Spec` it was compiled from (or
+  ``None``);
+* ``override``: ``None``, or the record of an explicit ``allow_uncertified``
+  override of failing certificates;
+* ``input_shape``: the per-sample input shape, ``(F,)`` or ``(C, H, W)``.
+
+``override`` and the certificates (as JSON text) are kept in ``state_dict``
+(``_extra_state``), so a checkpoint says whether it came from an overridden
+spec.  ``load_state_dict`` first checks every expander layer's graph
+fingerprint against the incoming state and raises before anything is loaded.
+
+Reference: DESIGN.md, "compiler"; Prabhu, Varma and Namboodiri, ECCV 2018.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from expandergraph import Certificate, LayeredGraph
+
+from .modules import _XLayer, graph_from_index
+
+__all__ = ["XNet", "extract_graph", "expander_layers", "NET_FORMAT"]
+
+#: ``format`` tag of an XNet's extra state.
+NET_FORMAT = "xnets.xnet/1"
+
+
+class XNet(nn.Module):
+    """A compiled expander network: sequential layers plus their certificates.
+
+    Conventions: see the module docstring.  Build one with
+    :func:`compiler.compile`.
+
+    Reference: DESIGN.md, "compiler".
+
+    Examples
+    --------
+    >>> from compiler.modules import XLinear
+    >>> net = XNet([XLinear(8, 4, degree=2), nn.ReLU()], input_shape=(8,))
+    >>> net(torch.randn(3, 8)).shape, net.names
+    (torch.Size([3, 4]), ['layers[0]', 'layers[1]'])
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[nn.Module],
+        *,
+        names: Sequence[str] | None = None,
+        spec=None,
+        certificates: dict[str, Certificate] | None = None,
+        input_shape: Sequence[int] | None = None,
+        override: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(*layers)
+        n = len(self.layers)
+        self.names = list(names) if names is not None else [f"layers[{i}]" for i in range(n)]
+        if len(self.names) != n:
+            raise ValueError(f"names: need one name per layer ({n}), got {len(self.names)}")
+        self.spec = spec
+        self.certificates: dict[str, Certificate] = dict(certificates or {})
+        self.input_shape = tuple(int(v) for v in input_shape) if input_shape else None
+        self.override = override
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+    @property
+    def certified(self) -> bool:
+        """True when every certificate passed (an override does not make it pass)."""
+        return all(c.passed for c in self.certificates.values())
+
+    def expander_layers(self) -> list[tuple[str, _XLayer]]:
+        """``(name, module)`` of the graph-bearing layers, in order."""
+        return [(n, m) for n, m in zip(self.names, self.layers) if isinstance(m, _XLayer)]
+
+    # -- state ------------------------------------------------------------------
+    def get_extra_state(self) -> dict:
+        """Plain data: the override record, layer names and certificates as JSON text."""
+        return {
+            "format": NET_FORMAT,
+            "override": self.override or "",
+            "names": list(self.names),
+            "input_shape": list(self.input_shape or ()),
+            "certificates": {k: c.to_json() for k, c in self.certificates.items()},
+        }
+
+    def set_extra_state(self, state) -> None:
+        if not isinstance(state, dict) or state.get("format") != NET_FORMAT:
+            raise ValueError(f"XNet: extra state is not an {NET_FORMAT} record")
+        self.override = state.get("override") or None
+        certs = state.get("certificates") or {}
+        if certs:
+            self.certificates = {k: Certificate.from_json(v) for k, v in certs.items()}
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ):
+        # Check every expander layer before any tensor anywhere is overwritten.
+        labels = {f"layers.{i}": n for i, n in enumerate(self.names)}
+        for path, m in self.named_modules():
+            if isinstance(m, _XLayer):
+                m.check_state(state_dict, f"{prefix}{path}.", name=labels.get(path, path))
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+    def extra_repr(self) -> str:
+        verdict = "certified" if self.certified else "NOT certified"
+        if self.override:
+            verdict += " (override recorded)"
+        shape = "x".join(map(str, self.input_shape)) if self.input_shape else "?"
+        return f"input={shape}, {verdict}"
+
+
+def expander_layers(model: nn.Module) -> list[tuple[str, _XLayer]]:
+    """``(name, layer)`` for every :class:`XLinear`/:class:`XConv2d` in ``model``, in order.
+
+    Names are the spec names (``"layers[3]"``) for an :class:`XNet`, otherwise
+    the module paths of ``named_modules``.
+
+    Examples
+    --------
+    >>> from compiler.modules import XLinear
+    >>> [n for n, _ in expander_layers(nn.Sequential(XLinear(4, 4, degree=2)))]
+    ['0']
+    """
+    if isinstance(model, XNet):
+        return model.expander_layers()
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, _XLayer)]
+
+
+def extract_graph(model: nn.Module) -> LayeredGraph:
+    """The model's connectivity, read back from its ``index`` buffers.
+
+    One :class:`expandergraph.BipartiteGraph` per expander layer, in order,
+    rebuilt from the (trained, saved or reloaded) ELL tables, never from a
+    cached graph object; names as in :func:`expander_layers`.  Its
+    fingerprints equal those in ``model.certificates`` when the model was
+    compiled from a spec.  Raises ``ValueError`` when the model has no expander
+    layer or the widths do not chain (e.g. a ``flatten`` of a spatial map
+    between a conv and a linear layer; then use :func:`expander_layers`).
+
+    Reference: DESIGN.md ("compiler must be able to read the graph back out of
+    a trained model and get the same fingerprint").
+
+    Examples
+    --------
+    >>> from compiler.modules import XLinear
+    >>> net = nn.Sequential(XLinear(8, 8, degree=2), nn.ReLU(), XLinear(8, 4, degree=2))
+    >>> extract_graph(net).widths
+    [8, 8, 4]
+    """
+    layers = expander_layers(model)
+    if not layers:
+        raise ValueError("model: has no expander (XLinear/XConv2d) layer")
+    graphs = [graph_from_index(m.index, m.in_width, m.block, name) for name, m in layers]
+    try:
+        return LayeredGraph(graphs, [n for n, _ in layers])
+    except ValueError as exc:
+        raise ValueError(f"model: the expander layers' widths do not chain ({exc})") from None
