@@ -2,6 +2,9 @@
 
 import os
 
+# Busy-waiting OpenMP threads cost 3-10x on small ops when cores are shared.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 # Triton kernels run on CPU tensors through the interpreter when no GPU exists.
 # This must be set before anything imports triton.
 try:
