@@ -6,5 +6,14 @@ from .graph import BipartiteGraph, Graph
 from .layered import LayeredGraph
 from .spec import load_layered, load_spec
 
-__all__ = ["Graph", "BipartiteGraph", "LayeredGraph", "Certificate", "Check", "build", "load_layered", "load_spec"]
+__all__ = [
+    "Graph",
+    "BipartiteGraph",
+    "LayeredGraph",
+    "Certificate",
+    "Check",
+    "build",
+    "load_layered",
+    "load_spec",
+]
 __version__ = "0.1.0"

@@ -110,7 +110,7 @@ class Graph:
     # -- construction -------------------------------------------------------
     @classmethod
     def from_edges(cls, n: int, u, v, name: str = "", meta: dict | None = None) -> Graph:
-        """Graph with one edge per pair ``(u[i], v[i])``; repeats are multi-edges, ``u==v`` loops."""
+        """Graph with one edge per pair ``(u[i], v[i])``; repeats are multi-edges, u==v loops."""
         n = _check_n(n)
         u = _as_index_array(u, "u")
         v = _as_index_array(v, "v")
@@ -281,7 +281,8 @@ class Graph:
         d = self.degree
         deg = f"{d}-regular" if d is not None else "irregular"
         label = f" {self.name!r}" if self.name else ""
-        return f"Graph({label.strip() or 'n=' + str(self.n)}, n={self.n}, edges={self.num_edges}, {deg})"
+        head = label.strip() or f"n={self.n}"
+        return f"Graph({head}, n={self.n}, edges={self.num_edges}, {deg})"
 
 
 def _check_n(n) -> int:
@@ -484,7 +485,7 @@ class BipartiteGraph:
 
     @classmethod
     def from_networkx(cls, g, left: int, name: str = "") -> BipartiteGraph:
-        """Layer from a networkx graph on ``0..left+right-1`` whose nodes below ``left`` are inputs."""
+        """Layer from a networkx graph on ``0..left+right-1``; nodes below ``left`` are inputs."""
         full = Graph.from_networkx(g)
         e = full.edge_array()
         if np.any((e[:, 0] < left) == (e[:, 1] < left)):

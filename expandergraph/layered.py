@@ -36,7 +36,9 @@ class LayeredGraph:
             raise ValueError("layers: a LayeredGraph needs at least one layer")
         for i, layer in enumerate(layers):
             if not isinstance(layer, BipartiteGraph):
-                raise ValueError(f"layers[{i}]: expected a BipartiteGraph, got {type(layer).__name__}")
+                raise ValueError(
+                    f"layers[{i}]: expected a BipartiteGraph, got {type(layer).__name__}"
+                )
             if i and layer.left != layers[i - 1].right:
                 raise ValueError(
                     f"layers[{i}]: input width {layer.left} does not match the previous "
@@ -107,7 +109,9 @@ class LayeredGraph:
                 specs = header["layers"]
                 arrays = [(z[f"indptr_{i}"], z[f"indices_{i}"]) for i in range(len(specs))]
             except (KeyError, ValueError, TypeError, json.JSONDecodeError, OSError) as exc:
-                raise ValueError(f"{path}: cannot read layered graph ({_first_line(exc)})") from None
+                raise ValueError(
+                    f"{path}: cannot read layered graph ({_first_line(exc)})"
+                ) from None
         layers = []
         for i, (h, (indptr, indices)) in enumerate(zip(specs, arrays)):
             layer = BipartiteGraph.from_csr(

@@ -41,7 +41,19 @@ norm          (none)
 pool          pool (max | avg | adaptive_avg; default max), size, stride, padding
 flatten       (none)
 dropout       p (``0 <= p < 1``; default 0.5)
+shuffle       groups (required; divides the channel count): channel shuffle (ShuffleNet)
+residual      body (non-empty layer list), shortcut (layer list; omitted or empty:
+              identity): ``y = body(x) + shortcut(x)``, both outputs of equal shape
+concat        body (non-empty layer list): ``y = cat([x, body(x)])`` on the channel
+              (feature) axis, a DenseNet layer; spatial sizes must match
 ============  ===========================================================================
+
+Nested layers are located as ``layers[3].body[1]`` (or ``.shortcut[0]``) in
+errors, certificates and compiled modules.  A nested layer's ``seed`` defaults
+to ``seed + len(layers) + k``, with ``k`` its number in the depth-first
+traversal of :func:`iter_layers` (top-level layers keep ``seed + index``).
+:func:`build_layered` refuses nested specs (they are not a chain);
+:func:`layer_graphs` returns every graph in traversal order.
 
 Rules and stated defaults:
 
@@ -91,6 +103,8 @@ __all__ = [
     "Spec",
     "load_spec",
     "layer_graph",
+    "layer_graphs",
+    "iter_layers",
     "build_layered",
     "load_layered",
     "GRAPHS",
@@ -98,8 +112,10 @@ __all__ = [
 ]
 
 GRAPH_KINDS = ("linear", "conv")
-GRAPHLESS_KINDS = ("activation", "norm", "pool", "flatten", "dropout", "depthwise")
-KINDS = GRAPH_KINDS + GRAPHLESS_KINDS
+GRAPHLESS_KINDS = ("activation", "norm", "pool", "flatten", "dropout", "depthwise", "shuffle")
+#: kinds that hold sub-layer lists (``body``, ``shortcut``)
+NESTED_KINDS = ("residual", "concat")
+KINDS = GRAPH_KINDS + GRAPHLESS_KINDS + NESTED_KINDS
 #: constructions a layer's ``graph`` may name
 GRAPHS = ("random-bipartite", "biregular", "grouped", "local", "dense", "lps-bipartite")
 ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "identity")
@@ -117,6 +133,9 @@ LAYER_KEYS: dict[str, tuple[str, ...]] = {
     "pool": ("pool", "size", "stride", "padding"),
     "flatten": (),
     "dropout": ("p",),
+    "shuffle": ("groups",),
+    "residual": ("body", "shortcut"),
+    "concat": ("body",),
 }
 _ALL_LAYER_KEYS = {"kind"} | {k for keys in LAYER_KEYS.values() for k in keys}
 _SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -144,6 +163,9 @@ class LayerSpec:
     options: dict = field(default_factory=dict)
     in_shape: tuple | None = None
     out_shape: tuple | None = None
+    path: str | None = None
+    body: tuple = ()
+    shortcut: tuple = ()
 
     @property
     def has_graph(self) -> bool:
@@ -151,8 +173,14 @@ class LayerSpec:
         return self.kind in GRAPH_KINDS
 
     @property
+    def is_nested(self) -> bool:
+        """True for ``residual`` and ``concat`` layers (they hold ``body``/``shortcut``)."""
+        return self.kind in NESTED_KINDS
+
+    @property
     def where(self) -> str:
-        return f"layers[{self.index}]"
+        """The layer's location, e.g. ``layers[3]`` or ``layers[3].body[1]``."""
+        return self.path or f"layers[{self.index}]"
 
 
 @dataclass(frozen=True)
@@ -167,8 +195,13 @@ class Spec:
 
     @property
     def graph_layers(self) -> tuple[LayerSpec, ...]:
-        """The graph-bearing layers, in order (one per layer of :func:`build_layered`)."""
-        return tuple(layer for layer in self.layers if layer.has_graph)
+        """The graph-bearing layers in traversal order (see :func:`iter_layers`)."""
+        return tuple(layer for layer in iter_layers(self.layers) if layer.has_graph)
+
+    @property
+    def nested(self) -> bool:
+        """True when some layer is a ``residual`` or ``concat`` (the spec is not a chain)."""
+        return any(layer.is_nested for layer in self.layers)
 
     @property
     def backend(self) -> str | None:
@@ -412,8 +445,66 @@ def _pool_options(raw: dict, where: str, shape: tuple) -> tuple[dict, tuple[int,
     return opts, out_hw
 
 
-def _layer(raw, index: int, shape: tuple, top: dict, top_seed: int) -> LayerSpec:
-    where = f"layers[{index}]"
+def _sublayers(raw, where: str, shape: tuple, top: dict, seeds: list[int]) -> tuple:
+    """Validate a nested ``body``/``shortcut`` list; returns ``(layers, out_shape)``."""
+    if not isinstance(raw, list):
+        raise ValueError(f"{where}: must be a list of layers, got {type(raw).__name__}")
+    out = []
+    for i, sub in enumerate(raw):
+        seed = seeds[0]
+        seeds[0] += 1
+        layer = _layer(sub, i, shape, top, seed, f"{where}[{i}]", seeds)
+        out.append(layer)
+        shape = layer.out_shape
+    return tuple(out), shape
+
+
+def _nested(raw: dict, index: int, where: str, kind: str, shape: tuple, top: dict, seeds):
+    if "body" not in raw:
+        raise ValueError(f"{where}.body: required on a {kind!r} layer")
+    if not isinstance(raw["body"], list) or not raw["body"]:
+        raise ValueError(f"{where}.body: must be a non-empty list of layers")
+    body, body_shape = _sublayers(raw["body"], f"{where}.body", shape, top, seeds)
+    shortcut: tuple = ()
+    if kind == "residual":
+        short_shape = shape
+        if raw.get("shortcut"):
+            shortcut, short_shape = _sublayers(
+                raw["shortcut"], f"{where}.shortcut", shape, top, seeds
+            )
+        elif "shortcut" in raw and not isinstance(raw["shortcut"], list):
+            raise ValueError(f"{where}.shortcut: must be a list of layers (empty: identity)")
+        if body_shape != short_shape:
+            raise ValueError(
+                f"{where}: body output {list(body_shape)} does not match the shortcut output "
+                f"{list(short_shape)} (y = body(x) + shortcut(x) needs equal shapes)"
+            )
+        out_shape = body_shape
+    else:  # concat: y = cat([x, body(x)], channel axis)
+        if len(body_shape) != len(shape) or body_shape[1:] != shape[1:]:
+            raise ValueError(
+                f"{where}: body output {list(body_shape)} cannot be concatenated with the "
+                f"input {list(shape)} (spatial sizes must match)"
+            )
+        out_shape = (shape[0] + body_shape[0], *shape[1:])
+    return LayerSpec(
+        index, kind, shape[0], out_shape[0], None, None, 0, 1, {}, shape, out_shape,
+        where, body, shortcut,
+    )
+
+
+def _layer(
+    raw,
+    index: int,
+    shape: tuple,
+    top: dict,
+    top_seed: int,
+    where: str | None = None,
+    seeds: list[int] | None = None,
+) -> LayerSpec:
+    """One layer; top-level layers get ``seed = top_seed + index``, nested ones ``top_seed``."""
+    nested_default = where is not None
+    where = where or f"layers[{index}]"
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: must be a mapping, got {type(raw).__name__}")
     for key in raw:
@@ -448,8 +539,21 @@ def _layer(raw, index: int, shape: tuple, top: dict, top_seed: int) -> LayerSpec
         backend = raw.get("backend", top.get("backend"))
         if backend is not None:
             options["backend"] = _choice(backend, f"{where}.backend", BACKENDS)
-    seed = raw.get("seed", top_seed + index)
+    seed = raw.get("seed", top_seed if nested_default else top_seed + index)
     seed = _int(seed, f"{where}.seed", 0)
+    if kind in NESTED_KINDS:
+        if seeds is None:
+            raise ValueError(f"{where}: nested layers need a seed counter")  # pragma: no cover
+        return _nested(raw, index, where, kind, shape, top, seeds)
+    if kind == "shuffle":
+        if "groups" not in raw:
+            raise ValueError(f"{where}.groups: required on a 'shuffle' layer")
+        groups = _int(raw["groups"], f"{where}.groups")
+        if width % groups:
+            raise ValueError(f"{where}.groups: {groups} must divide the channel count {width}")
+        return LayerSpec(
+            index, kind, width, width, None, None, seed, 1, {"groups": groups}, shape, shape, where
+        )
 
     if kind in GRAPH_KINDS:
         if "out" not in raw:
@@ -484,7 +588,9 @@ def _layer(raw, index: int, shape: tuple, top: dict, top_seed: int) -> LayerSpec
             out_shape = (out, *hw)
         else:
             out_shape = (out,)
-        return LayerSpec(index, kind, width, out, graph, d, seed, block, options, shape, out_shape)
+        return LayerSpec(
+            index, kind, width, out, graph, d, seed, block, options, shape, out_shape, where
+        )
 
     if kind == "depthwise":
         conv, hw = _conv_options(raw, where, kind, shape)
@@ -508,7 +614,7 @@ def _layer(raw, index: int, shape: tuple, top: dict, top_seed: int) -> LayerSpec
     else:  # norm
         out_shape = shape
     return LayerSpec(
-        index, kind, width, out_shape[0], None, None, seed, 1, options, shape, out_shape
+        index, kind, width, out_shape[0], None, None, seed, 1, options, shape, out_shape, where
     )
 
 
@@ -558,8 +664,9 @@ def load_spec(source: str | Path | dict) -> Spec:
     if not isinstance(layers, list) or not layers:
         raise ValueError("layers: must be a non-empty list of layers")
     out = []
+    seeds = [seed + len(layers)]  # nested layers: seed + len(layers) + traversal number
     for i, layer_raw in enumerate(layers):
-        layer = _layer(layer_raw, i, shape, raw, seed)
+        layer = _layer(layer_raw, i, shape, raw, seed, None, seeds)
         out.append(layer)
         shape = layer.out_shape
     return Spec(_input_shape(raw["input"]), tuple(out), seed, name, raw)
@@ -629,6 +736,50 @@ def layer_graph(layer: LayerSpec) -> BipartiteGraph:
     return g
 
 
+def iter_layers(layers) -> list[LayerSpec]:
+    """Every layer of ``layers`` (a :class:`Spec` or a layer tuple), depth first.
+
+    Traversal order: a ``residual``/``concat`` layer itself, then its ``body``
+    layers, then its ``shortcut`` layers (each recursively).  This is the order
+    of :func:`layer_graphs` and of :attr:`Spec.graph_layers`.
+
+    Examples
+    --------
+    >>> s = load_spec({"input": [4, 8, 8], "layers": [{"kind": "residual", "body": [
+    ...     {"kind": "conv", "out": 4, "degree": 2}, {"kind": "norm"}]}]})
+    >>> [l.where for l in iter_layers(s)]
+    ['layers[0]', 'layers[0].body[0]', 'layers[0].body[1]']
+    """
+    if isinstance(layers, Spec):
+        layers = layers.layers
+    out: list[LayerSpec] = []
+    for layer in layers:
+        out.append(layer)
+        out.extend(iter_layers(layer.body))
+        out.extend(iter_layers(layer.shortcut))
+    return out
+
+
+def layer_graphs(spec: Spec) -> list[tuple[str, BipartiteGraph]]:
+    """``(location, graph)`` for every graph-bearing layer, nested ones included.
+
+    Works for any spec (sequential or with ``residual``/``concat`` layers);
+    the order is that of :func:`iter_layers` and locations are
+    ``layers[i]`` or ``layers[i].body[j]`` / ``.shortcut[j]``.  Unlike
+    :func:`build_layered` the graphs need not chain.
+
+    Reference: Prabhu, Varma and Namboodiri, ECCV 2018 §3-4 (X-ResNet, X-DenseNet).
+
+    Examples
+    --------
+    >>> s = load_spec({"input": [4, 8, 8], "layers": [{"kind": "concat", "body": [
+    ...     {"kind": "conv", "out": 2, "degree": 2}]}]})
+    >>> [(n, g.left, g.right) for n, g in layer_graphs(s)]
+    [('layers[0].body[0]', 4, 2)]
+    """
+    return [(layer.where, layer_graph(layer)) for layer in spec.graph_layers]
+
+
 def build_layered(spec: Spec) -> LayeredGraph:
     """One :class:`BipartiteGraph` per graph-bearing layer, in order, widths chained.
 
@@ -649,6 +800,12 @@ def build_layered(spec: Spec) -> LayeredGraph:
     >>> lg.widths, lg.names
     ([16, 16, 8], ['layers[0]', 'layers[2]'])
     """
+    nested = next((layer for layer in spec.layers if layer.is_nested), None)
+    if nested is not None:
+        raise ValueError(
+            f"{nested.where}: a {nested.kind!r} layer is not a chain of layers; "
+            "build_layered needs a sequential spec (use layer_graphs for nested specs)"
+        )
     layers = spec.graph_layers
     if not layers:
         raise ValueError("layers: the spec has no graph-bearing (linear/conv) layer")

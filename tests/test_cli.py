@@ -43,7 +43,12 @@ def test_build_then_certify_file(tmp_path, capsys):
     assert code == 0, err
     _, out_file, _ = run(capsys, "certify", str(path), "--json", "--checks", "degrees,spectrum")
     _, out_cons, _ = run(
-        capsys, "certify", "random-regular:n=60,d=4,seed=5", "--json", "--checks", "degrees,spectrum"
+        capsys,
+        "certify",
+        "random-regular:n=60,d=4,seed=5",
+        "--json",
+        "--checks",
+        "degrees,spectrum",
     )
     a, b = json.loads(out_file), json.loads(out_cons)
     assert a["fingerprint"] == b["fingerprint"] and a["degree"] == 4
