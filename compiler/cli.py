@@ -11,6 +11,20 @@ Subcommands (``argparse`` subparsers; later issues add ``models``, ``flops`` and
     shape) and the certificate verdict, then totals against the dense
     equivalent; ``--json`` prints the same as one JSON document.
 
+``xnet models [--json]``
+    Lists the model names of :mod:`compiler.models` (``VARIANT-FAMILY``).
+
+``xnet flops NAME_OR_SPEC [--input CxHxW] [--density D | --compression C |
+--groups G] [--num-classes N] [--seed S] [--json]``
+    Multiply-accumulates of the non-zero weights, per sample (conv/linear
+    MACs only, see :mod:`compiler.counting`), and parameters; ``--json``
+    prints ``{"model", "input", "flops", "params", "dense_flops",
+    "dense_params"}``.
+
+``xnet train NAME_OR_SPEC --data DATASET ...``
+    :func:`compiler.train.train_main` (model names through
+    :func:`compiler.models.build`).
+
 Exit status: 0 on success, 1 when a certificate refuses the spec, 2 for a bad
 spec or bad arguments; errors are one line on stderr (``xnet: error: ...``),
 never a traceback.
@@ -25,7 +39,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-__all__ = ["main", "build_parser", "register_command", "summarize"]
+__all__ = ["main", "build_parser", "register_command", "summarize", "flops"]
 
 #: name -> (add_arguments(parser), run(args) -> int, help)
 _COMMANDS: dict[str, tuple[Callable, Callable, str]] = {}
@@ -66,6 +80,9 @@ def _fmt_shape(shape) -> str:
     return "x".join(str(v) for v in shape)
 
 
+_COUNT_KEYS = ("params", "flops", "dense_params", "dense_flops")
+
+
 def summarize(model) -> dict:
     """The ``--summary`` data of a compiled :class:`~compiler.network.XNet`, JSON-ready.
 
@@ -73,7 +90,9 @@ def summarize(model) -> dict:
     "override"}``; per layer: ``index``, ``name``, ``kind``, ``in_shape``,
     ``out_shape``, ``degree``, ``block``, ``density``, ``params``, ``flops``,
     ``dense_params``, ``dense_flops``, ``backend``, ``fingerprint`` and
-    ``certificate`` (``{"passed", "failures", "override"}`` or ``None``).
+    ``certificate`` (``{"passed", "failures", "override"}`` or ``None``);
+    a ``residual``/``concat`` row sums its nested layers (whose certificates
+    are listed under their own locations in ``model.certificates``).
     Parameters and FLOPs come from :func:`compiler.counting.count` (MACs of
     non-zero weights, per sample).
 
@@ -96,6 +115,13 @@ def summarize(model) -> dict:
     layers = []
     for i, (name, m) in enumerate(zip(model.names, model.layers)):
         c = counts.get(name, {})
+        if not c and spec is not None and spec.layers[i].is_nested:
+            # residual/concat: the sum over the nested layers, the spec's shapes
+            inner = [v for k, v in counts.items() if k.startswith(name + ".")]
+            c = {k: sum(v[k] for v in inner) for k in _COUNT_KEYS}
+            c.update(
+                in_shape=list(spec.layers[i].in_shape), out_shape=list(spec.layers[i].out_shape)
+            )
         row = {
             "index": i,
             "name": name,
@@ -244,6 +270,146 @@ def _run_compile(args) -> int:
 
 
 register_command("compile", _add_compile, _run_compile, "compile and certify a spec")
+
+
+def _add_models(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the names as a JSON list")
+
+
+def _run_models(args) -> int:
+    from . import models
+
+    names = models.names()
+    if args.json:
+        sys.stdout.write(json.dumps(names) + "\n")
+    else:
+        sys.stdout.write("\n".join(names) + "\n")
+    return 0
+
+
+register_command("models", _add_models, _run_models, "list the model names")
+
+
+def _add_flops(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="a model name (xnet models) or a spec file")
+    p.add_argument("--input", type=_shape, default=None, help="input shape CxHxW (or F)")
+    sparsity = p.add_mutually_exclusive_group()
+    sparsity.add_argument("--density", default=None, help="model names: density, e.g. 1/8")
+    sparsity.add_argument("--compression", type=float, default=None, help="model names: c")
+    sparsity.add_argument("--groups", type=int, default=None, help="model names: g (1/g)")
+    p.add_argument("--num-classes", type=int, default=None, help="model names: classes")
+    p.add_argument("--seed", type=int, default=0, help="seed of the graphs")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def flops(
+    model: str,
+    input_shape: Sequence[int] | None = None,
+    **options,
+) -> dict:
+    """MACs of non-zero weights and parameters of a model name or spec file, per sample.
+
+    ``model`` is a name of :func:`compiler.models.names` (``options``: those
+    of :func:`compiler.models.spec`, e.g. ``density="1/8"``) or a spec path
+    (no options).  The model is compiled (``allow_uncertified=True``: counting
+    needs no certificate; the masked backend) and counted by
+    :func:`compiler.counting.count` at ``input_shape`` (default: the model's
+    own input).  Returns ``{"model", "input", "flops", "params",
+    "dense_flops", "dense_params"}``; conventions of
+    :mod:`compiler.counting` (conv/linear MACs only).
+
+    Reference: Prabhu, Varma and Namboodiri, ECCV 2018, §5 (FLOP tables).
+
+    Examples
+    --------
+    >>> r = flops("x-mobilenet-small", [1, 14, 14], density="1/4")
+    >>> r["flops"] < r["dense_flops"]
+    True
+    """
+    from . import models
+    from .compile import compile as compile_spec
+    from .counting import count
+
+    options = {k: v for k, v in options.items() if v is not None}
+    shape = list(input_shape) if input_shape is not None else None
+    if str(model).lower().endswith((".yaml", ".yml", ".json")):
+        extra = sorted(k for k in options if k != "seed")
+        if extra:
+            raise ValueError(f"{extra[0]}: applies to model names only, not to spec {model}")
+        net = compile_spec(model, backend="masked", allow_uncertified=True, input_shape=shape)
+    else:
+        if shape is not None and len(shape) == 3:
+            options["input_shape"] = shape
+        elif shape is not None:
+            raise ValueError(f"input: model {model!r} needs CxHxW, got {shape}")
+        raw = models.spec(model, **options)
+        net = compile_spec(raw, backend="masked", allow_uncertified=True)
+    c = count(net)
+    return {
+        "model": str(model),
+        "input": list(net.input_shape),
+        **{k: c[k] for k in ("flops", "params", "dense_flops", "dense_params")},
+    }
+
+
+def _run_flops(args) -> int:
+    opts = {
+        "density": args.density,
+        "compression": args.compression,
+        "groups": args.groups,
+        "num_classes": args.num_classes,
+        "seed": args.seed,
+    }
+    r = flops(args.model, args.input, **opts)
+    if args.json:
+        sys.stdout.write(json.dumps(r) + "\n")
+    else:
+        sys.stdout.write(
+            f"{r['model']}: input {_fmt_shape(r['input'])}: {r['flops']:,} MACs "
+            f"({r['flops']:.3e}; dense {r['dense_flops']:,}, "
+            f"{_ratio(r['flops'], r['dense_flops'])}), {r['params']:,} parameters "
+            f"(dense {r['dense_params']:,})\n"
+        )
+    return 0
+
+
+register_command("flops", _add_flops, _run_flops, "count MACs of non-zero weights and parameters")
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    from .train import add_train_arguments
+
+    add_train_arguments(p)
+
+
+def _run_train(args) -> int:
+    from .train import train_main
+
+    return train_main(args)
+
+
+if "train" not in _COMMANDS:
+    register_command("train", _add_train, _run_train, "train a model (name or spec) on a dataset")
+
+
+def _add_demo(p: argparse.ArgumentParser) -> None:
+    from .demo import add_demo_arguments
+
+    add_demo_arguments(p)
+
+
+def _run_demo(args) -> int:
+    from .demo import demo_main
+
+    return demo_main(args)
+
+
+register_command(
+    "demo",
+    _add_demo,
+    _run_demo,
+    "run the main job: certify, compile, train on digits, verify fingerprints",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

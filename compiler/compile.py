@@ -25,7 +25,15 @@ pool          ``nn.MaxPool2d`` / ``nn.AvgPool2d`` (``size``, ``stride``,
               ``padding``), ``nn.AdaptiveAvgPool2d(size)``
 flatten       ``nn.Flatten()``
 dropout       ``nn.Dropout(p)``
+shuffle       :class:`~compiler.network.ChannelShuffle` (``groups``)
+residual      :class:`~compiler.network.Residual`: ``body(x) + shortcut(x)``
+              (identity shortcut when none is given)
+concat        :class:`~compiler.network.Concat`: ``cat([x, body(x)], dim=1)``
 ============  ====================================================================
+
+Graph-bearing layers inside ``residual``/``concat`` layers are certified like
+top-level ones, under their locations (``layers[3].body[1]``); a nested
+spec's graph layers are not a chain, so it gets no ``"network"`` certificate.
 
 Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018, §3.
 """
@@ -40,7 +48,7 @@ from torch import nn
 from expandergraph import BipartiteGraph, Certificate, LayeredGraph
 
 from .modules import XConv2d, XLinear
-from .network import XNet
+from .network import ChannelShuffle, Concat, Residual, XNet
 
 __all__ = ["compile", "CertificateError", "DEFAULT_CHECKS", "DEFAULT_NETWORK_CHECKS"]
 
@@ -138,14 +146,51 @@ def _graphless(layer) -> nn.Module:
     raise ValueError(f"{layer.where}.kind: {kind!r} cannot be compiled")  # pragma: no cover
 
 
+def _raw_at(spec, where: str):
+    """The raw mapping at a location like ``layers[3].body[1]`` (``{}`` if absent)."""
+    node = spec.raw
+    for part in where.split("."):
+        key, _, rest = part.partition("[")
+        node = node.get(key) if isinstance(node, dict) else None
+        i = int(rest.rstrip("]")) if rest else None
+        if not isinstance(node, list) or i is None or i >= len(node):
+            return {}
+        node = node[i]
+    return node
+
+
 def _backend_for(layer, spec, backend: str | None) -> str:
-    raw_layers = spec.raw.get("layers") or []
-    raw = raw_layers[layer.index] if layer.index < len(raw_layers) else {}
+    raw = _raw_at(spec, layer.where)
     if isinstance(raw, dict) and "backend" in raw:
         return raw["backend"]
     if backend is not None:
         return backend
     return layer.options.get("backend") or "gather"
+
+
+def _lower(layer, spec, backend: str | None, graphs: list) -> nn.Module:
+    """One spec layer as a module (nested layers recursively); graphs appended in order."""
+    from expandergraph.spec import layer_graph
+
+    if layer.kind == "residual":
+        body = [_lower(sub, spec, backend, graphs) for sub in layer.body]
+        short = [_lower(sub, spec, backend, graphs) for sub in layer.shortcut]
+        return Residual(body, short or None)
+    if layer.kind == "concat":
+        return Concat([_lower(sub, spec, backend, graphs) for sub in layer.body])
+    if layer.kind == "shuffle":
+        return ChannelShuffle(layer.options["groups"])
+    if not layer.has_graph:
+        return _graphless(layer)
+    g = layer_graph(layer)
+    kw = {"bias": layer.options.get("bias", True), "backend": _backend_for(layer, spec, backend)}
+    if layer.kind == "linear":
+        m = XLinear(layer.in_width, layer.out, g, **kw)
+    else:
+        m = XConv2d(layer.in_width, layer.out, graph=g, **_conv_args(layer), **kw)
+    m.seed = layer.seed
+    graphs.append((layer.where, g))
+    return m
 
 
 def _load(source, input_shape):
@@ -233,27 +278,10 @@ def compile(
     elif isinstance(spec_or_layered_graph, (str, Path, dict)) or hasattr(
         spec_or_layered_graph, "layers"
     ):
-        from expandergraph.spec import layer_graph
-
         spec = _load(spec_or_layered_graph, input_shape)
         names = spec.certify
-        modules, graphs = [], []
-        for layer in spec.layers:
-            if layer.has_graph:
-                g = layer_graph(layer)
-                kw = {
-                    "bias": layer.options.get("bias", True),
-                    "backend": _backend_for(layer, spec, backend),
-                }
-                if layer.kind == "linear":
-                    m = XLinear(layer.in_width, layer.out, g, **kw)
-                else:
-                    m = XConv2d(layer.in_width, layer.out, graph=g, **_conv_args(layer), **kw)
-                m.seed = layer.seed
-                graphs.append((layer.where, g))
-            else:
-                m = _graphless(layer)
-            modules.append(m)
+        graphs = []
+        modules = [_lower(layer, spec, backend, graphs) for layer in spec.layers]
         shapes = [spec.input]
     else:
         raise ValueError(
@@ -269,6 +297,8 @@ def compile(
         lg = LayeredGraph([g for _, g in graphs], [n for n, _ in graphs])
     except ValueError:
         lg = None  # e.g. a flatten of a spatial map between conv and linear layers
+    if spec is not None and spec.nested:
+        lg = None  # residual/concat layers: the graph layers are not a chain
     if lg is not None and net_checks:
         certificates["network"] = _certify_network(lg, net_checks)
 

@@ -1,11 +1,15 @@
 """The compiled network: :class:`XNet`, and :func:`extract_graph` to read its graphs back.
 
 An :class:`XNet` is a sequential container (``model.layers``, one module per
-spec layer, so ``model.layers[i]`` is the spec's ``layers[i]``) that also
-carries
+spec layer, so ``model.layers[i]`` is the spec's ``layers[i]``; a spec's
+``residual``, ``concat`` and ``shuffle`` layers become :class:`Residual`,
+:class:`Concat` and :class:`ChannelShuffle`, whose ``body``/``shortcut``
+sequences hold the nested layers, so ``model.layers[3].body[1]`` is
+``layers[3].body[1]``) that also carries
 
-* ``certificates``: ``{"layers[i]": Certificate}`` for every graph-bearing
-  layer, plus ``"network"`` for the layered certificate when the graph layers
+* ``certificates``: ``{"layers[i]": Certificate}`` (``"layers[i].body[j]"``
+  inside nested layers) for every graph-bearing layer, plus ``"network"`` for
+  the layered certificate when the spec is sequential and its graph layers
   chain;
 * ``spec``: the :class:`expandergraph.spec.Spec` it was compiled from (or
   ``None``);
@@ -28,14 +32,122 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from expandergraph import Certificate, LayeredGraph
+from expandergraph import BipartiteGraph, Certificate, LayeredGraph
 
 from .modules import _XLayer, graph_from_index
 
-__all__ = ["XNet", "extract_graph", "expander_layers", "NET_FORMAT"]
+__all__ = [
+    "XNet",
+    "Residual",
+    "Concat",
+    "ChannelShuffle",
+    "extract_graph",
+    "extract_graphs",
+    "expander_layers",
+    "spec_name",
+    "NET_FORMAT",
+]
 
 #: ``format`` tag of an XNet's extra state.
 NET_FORMAT = "xnets.xnet/1"
+
+
+class Residual(nn.Module):
+    """``y = body(x) + shortcut(x)`` (``shortcut=None``: identity); the spec's ``residual``.
+
+    Reference: He, Zhang, Ren and Sun, "Deep Residual Learning", CVPR 2016.
+
+    Examples
+    --------
+    >>> r = Residual([nn.Identity()])
+    >>> r(torch.ones(1, 2)).tolist()
+    [[2.0, 2.0]]
+    """
+
+    def __init__(self, body: Sequence[nn.Module], shortcut: Sequence[nn.Module] | None = None):
+        super().__init__()
+        self.body = nn.Sequential(*body)
+        self.shortcut = nn.Sequential(*shortcut) if shortcut else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
+
+
+class Concat(nn.Module):
+    """``y = cat([x, body(x)], dim=1)``: a DenseNet layer; the spec's ``concat``.
+
+    Reference: Huang et al., "Densely Connected Convolutional Networks", CVPR 2017.
+
+    Examples
+    --------
+    >>> Concat([nn.Identity()])(torch.ones(1, 2, 3, 3)).shape
+    torch.Size([1, 4, 3, 3])
+    """
+
+    def __init__(self, body: Sequence[nn.Module]):
+        super().__init__()
+        self.body = nn.Sequential(*body)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, self.body(x)], dim=1)
+
+
+class ChannelShuffle(nn.Module):
+    """Channel shuffle with ``groups``: ``(g, C/g)`` channels transposed to ``(C/g, g)``.
+
+    Output channel ``j * g + i`` is input channel ``i * C/g + j``, so after a
+    grouped conv every group of the next grouped conv sees every previous group.
+
+    Reference: Zhang, Zhou, Lin and Sun, "ShuffleNet", CVPR 2018, §3.1.
+
+    Examples
+    --------
+    >>> ChannelShuffle(2)(torch.arange(4.0).view(1, 4)).tolist()
+    [[0.0, 2.0, 1.0, 3.0]]
+    """
+
+    def __init__(self, groups: int):
+        super().__init__()
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"groups: must be a positive integer, got {groups!r}")
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c = x.shape[:2]
+        if c % self.groups:
+            raise ValueError(f"groups: {self.groups} must divide the channel count {c}")
+        rest = x.shape[2:]
+        return x.reshape(b, self.groups, c // self.groups, *rest).transpose(1, 2).reshape(x.shape)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
+def spec_name(path: str, names: Sequence[str] | None = None) -> str:
+    """The spec location of a module path: ``"layers.3.body.1"`` -> ``"layers[3].body[1]"``.
+
+    ``names`` (an :class:`XNet`'s ``names``) replaces the top-level ``layers[i]``.
+
+    Examples
+    --------
+    >>> spec_name("layers.3.shortcut.0"), spec_name("layers.2", ["stem", "a", "b"])
+    ('layers[3].shortcut[0]', 'b')
+    """
+    parts = path.split(".")
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        if i + 1 < len(parts) and parts[i + 1].isdigit():
+            out.append(f"{parts[i]}[{parts[i + 1]}]")
+            i += 2
+        else:
+            out.append(parts[i])
+            i += 1
+    if names is not None and len(parts) >= 2 and parts[0] == "layers" and parts[1].isdigit():
+        k = int(parts[1])
+        if k < len(names):
+            out[0] = names[k]
+    return ".".join(out)
 
 
 class XNet(nn.Module):
@@ -84,8 +196,16 @@ class XNet(nn.Module):
         return all(c.passed for c in self.certificates.values())
 
     def expander_layers(self) -> list[tuple[str, _XLayer]]:
-        """``(name, module)`` of the graph-bearing layers, in order."""
-        return [(n, m) for n, m in zip(self.names, self.layers) if isinstance(m, _XLayer)]
+        """``(name, module)`` of the graph-bearing layers, nested ones included, in order.
+
+        Names are spec locations (``layers[3]``, ``layers[3].body[1]``); the
+        order is the depth-first order of :func:`expandergraph.spec.iter_layers`.
+        """
+        return [
+            (spec_name(p, self.names), m)
+            for p, m in self.layers.named_modules(prefix="layers")
+            if isinstance(m, _XLayer)
+        ]
 
     # -- state ------------------------------------------------------------------
     def get_extra_state(self) -> dict:
@@ -110,10 +230,9 @@ class XNet(nn.Module):
         self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
     ):
         # Check every expander layer before any tensor anywhere is overwritten.
-        labels = {f"layers.{i}": n for i, n in enumerate(self.names)}
         for path, m in self.named_modules():
             if isinstance(m, _XLayer):
-                m.check_state(state_dict, f"{prefix}{path}.", name=labels.get(path, path))
+                m.check_state(state_dict, f"{prefix}{path}.", name=spec_name(path, self.names))
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
@@ -143,6 +262,28 @@ def expander_layers(model: nn.Module) -> list[tuple[str, _XLayer]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, _XLayer)]
 
 
+def extract_graphs(model: nn.Module) -> list[tuple[str, BipartiteGraph]]:
+    """``(name, graph)`` for every expander layer, read back from its ``index`` buffers.
+
+    Like :func:`extract_graph` but for any model, nested (residual, concat)
+    or not: the graphs need not chain.  Names as in :func:`expander_layers`;
+    their fingerprints equal those in ``model.certificates``.
+
+    Reference: DESIGN.md ("read the graph back out of a trained model").
+
+    Examples
+    --------
+    >>> from compiler.modules import XLinear
+    >>> net = nn.Sequential(XLinear(8, 4, degree=2), nn.ReLU(), XLinear(6, 4, degree=2))
+    >>> [(n, g.left, g.right) for n, g in extract_graphs(net)]
+    [('0', 8, 4), ('2', 6, 4)]
+    """
+    return [
+        (name, graph_from_index(m.index, m.in_width, m.block, name))
+        for name, m in expander_layers(model)
+    ]
+
+
 def extract_graph(model: nn.Module) -> LayeredGraph:
     """The model's connectivity, read back from its ``index`` buffers.
 
@@ -167,6 +308,12 @@ def extract_graph(model: nn.Module) -> LayeredGraph:
     layers = expander_layers(model)
     if not layers:
         raise ValueError("model: has no expander (XLinear/XConv2d) layer")
+    nested = next((n for n, _ in layers if "." in n and isinstance(model, XNet)), None)
+    if nested is not None:
+        raise ValueError(
+            f"model: {nested} is inside a residual/concat layer, so the expander layers are "
+            "not a chain; use extract_graphs"
+        )
     graphs = [graph_from_index(m.index, m.in_width, m.block, name) for name, m in layers]
     try:
         return LayeredGraph(graphs, [n for n, _ in layers])

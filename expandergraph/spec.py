@@ -488,8 +488,20 @@ def _nested(raw: dict, index: int, where: str, kind: str, shape: tuple, top: dic
             )
         out_shape = (shape[0] + body_shape[0], *shape[1:])
     return LayerSpec(
-        index, kind, shape[0], out_shape[0], None, None, 0, 1, {}, shape, out_shape,
-        where, body, shortcut,
+        index,
+        kind,
+        shape[0],
+        out_shape[0],
+        None,
+        None,
+        0,
+        1,
+        {},
+        shape,
+        out_shape,
+        where,
+        body,
+        shortcut,
     )
 
 
