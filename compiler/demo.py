@@ -50,6 +50,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from expandergraph.generators.baselines import baseline_like
+
 __all__ = ["DEFAULT_SPEC", "DEFAULT_OUT", "run_demo", "add_demo_arguments", "demo_main", "main"]
 
 #: the layer-graph spec the main job runs by default (shipped as package data)
@@ -80,23 +82,6 @@ def _check_float(name: str, value) -> float:
 
 def _short(fp: str) -> str:
     return fp[:12]
-
-
-def _baseline(lg, kind: str):
-    """``lg``'s widths and in-degrees with ``grouped`` or ``local`` layers (None if unfit)."""
-    from expandergraph import LayeredGraph
-    from expandergraph.generators import baselines
-
-    func = getattr(baselines, kind)
-    layers = []
-    for layer in lg:
-        if layer.degree is None:
-            return None
-        try:
-            layers.append(func(layer.left, layer.right, layer.degree))
-        except ValueError:
-            return None
-    return LayeredGraph(layers, [f"{kind}[{k}]" for k in range(len(layers))])
 
 
 def _index_graphs(state: dict, model) -> list:
@@ -245,7 +230,7 @@ def run_demo(
     )
     base = {}
     for kind in ("grouped", "local"):
-        b = _baseline(lg, kind)
+        b = baseline_like(lg, kind)
         base[kind] = None if b is None else reachability(b)
     say(
         "  same widths and degrees without an expander: "

@@ -20,6 +20,8 @@ from typing import TextIO
 
 import numpy as np
 
+from .generators.baselines import baseline_like
+
 __all__ = ["add_commands", "certify_layered_source", "parse_node_set", "cmd_mixing", "cmd_paths"]
 
 _SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -82,23 +84,6 @@ def _level(lg, value: int, option: str, lo: int, hi: int) -> int:
     return value
 
 
-def _baseline(lg, kind: str):
-    """The same widths and degrees with ``grouped`` or ``local`` layers, or None."""
-    from .generators import baselines
-    from .layered import LayeredGraph
-
-    func = getattr(baselines, kind)
-    layers = []
-    for layer in lg:
-        if layer.degree is None:
-            return None
-        try:
-            layers.append(func(layer.left, layer.right, layer.degree))
-        except ValueError:
-            return None
-    return LayeredGraph(layers, [f"{kind}[{k}]" for k in range(len(layers))])
-
-
 def cmd_mixing(args) -> int:
     """``expandergraph mixing SOURCE [--from-layer I] [--json] [--plot FILE] [--compare]``."""
     from .mixing import reachability, tanner_depth
@@ -136,7 +121,7 @@ def cmd_mixing(args) -> int:
     if args.compare:
         result["baselines"] = {}
         for kind in ("grouped", "local"):
-            base = _baseline(lg, kind)
+            base = baseline_like(lg, kind)
             if base is None:
                 result["baselines"][kind] = None
                 continue

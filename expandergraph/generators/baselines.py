@@ -13,7 +13,7 @@ import numpy as np
 from ..graph import BipartiteGraph
 from .random import _int_param
 
-__all__ = ["grouped", "local", "dense"]
+__all__ = ["grouped", "local", "dense", "baseline_like"]
 
 
 def _widths(func: str, left, right) -> tuple[int, int]:
@@ -126,3 +126,40 @@ def dense(left: int, right: int) -> BipartiteGraph:
     indices = np.tile(np.arange(left, dtype=np.int64), right)
     meta = {"construction": "dense", "left": left, "right": right}
     return BipartiteGraph(left, right, indptr, indices, 1, f"dense:left={left},right={right}", meta)
+
+
+def baseline_like(lg, kind: str):
+    """``lg``'s widths and in-degrees rebuilt with ``grouped`` or ``local`` layers.
+
+    The non-expander control for a mixing or path-count comparison: every layer
+    keeps its input width, output width and in-degree ``d``; only the
+    connectivity changes.  Returns ``None`` when some layer has no constant
+    in-degree or the baseline cannot be built at those sizes (e.g. ``d`` does
+    not divide the input width for ``grouped``).
+
+    References
+    ----------
+    Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018, §3
+    (grouped convolutions as the sparse non-expander baseline).
+
+    Examples
+    --------
+    >>> from expandergraph import LayeredGraph
+    >>> lg = LayeredGraph([grouped(8, 8, 2)])
+    >>> baseline_like(lg, "local").widths
+    [8, 8]
+    """
+    from ..layered import LayeredGraph
+
+    if kind not in ("grouped", "local"):
+        raise ValueError(f"kind: {kind!r} must be 'grouped' or 'local'")
+    func = grouped if kind == "grouped" else local
+    layers = []
+    for layer in lg:
+        if layer.degree is None:
+            return None
+        try:
+            layers.append(func(layer.left, layer.right, layer.degree))
+        except ValueError:
+            return None
+    return LayeredGraph(layers, [f"{kind}[{k}]" for k in range(len(layers))])
