@@ -27,6 +27,8 @@ Wigderson, "Expander graphs and their applications", Bull. AMS 43 (2006) §4.6.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -47,6 +49,10 @@ __all__ = [
 
 _DENSE_LIMIT = 200  # largest side for dense SVDs (threaded BLAS is slow when loaded)
 _SPARSE_LIMIT = 1 << 25  # entries of an ancestor table worth scattering
+
+
+#: threads for the bitset OR-reduction (numpy releases the GIL in take/bitwise_or)
+_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 def _check_level(lg: LayeredGraph, level, name: str, hi: int | None = None) -> int:
@@ -112,17 +118,26 @@ def _step(bits, full, empty, table, words, mask):
     new[:right][new_full[:right]] = mask
     todo = np.flatnonzero(~new_full[:right] & ~new_empty[:right])
     block = max(1, (1 << 17) // max(words, 1))  # keep the accumulator in cache
-    for s in range(0, todo.shape[0], block):
-        rows = todo[s : s + block]
+
+    def run(start: int) -> None:
+        rows = todo[start : start + block]
         sub = table[rows]
         acc = np.take(bits, sub[:, 0], axis=0)
         tmp = np.empty_like(acc)
         for k in range(1, sub.shape[1]):
             np.take(bits, sub[:, k], axis=0, out=tmp)
             np.bitwise_or(acc, tmp, out=acc)
-        new[rows] = acc
+        new[rows] = acc  # blocks write disjoint rows: safe across threads
         new_full[rows] = np.all(acc == mask, axis=1)
         new_empty[rows] = ~np.any(acc, axis=1)
+
+    starts = range(0, todo.shape[0], block)
+    if len(starts) > 1 and _THREADS > 1:  # numpy's take/or release the GIL
+        with ThreadPoolExecutor(_THREADS) as pool:
+            list(pool.map(run, starts))
+    else:
+        for start in starts:
+            run(start)
     return new, new_full, new_empty
 
 
