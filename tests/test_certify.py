@@ -7,6 +7,7 @@ import math
 import networkx as nx
 import numpy as np
 import pytest
+from graph_helpers import from_nx, permutation_regular
 
 from expandergraph.certificate import Certificate
 from expandergraph.certify import CHECKS, certify
@@ -40,17 +41,6 @@ def _single_thread_blas():
 
     with threadpool_limits(limits=1, user_api="blas"):
         yield
-
-
-def from_nx(g) -> Graph:
-    return Graph.from_networkx(nx.convert_node_labels_to_integers(g))
-
-
-def permutation_regular(n: int, d: int, seed: int) -> Graph:
-    rng = np.random.default_rng(seed)
-    u = np.concatenate([np.arange(n)] * (d // 2))
-    v = np.concatenate([rng.permutation(n) for _ in range(d // 2)])
-    return Graph.from_edges(n, u, v)
 
 
 # -- diameter -------------------------------------------------------------------------------

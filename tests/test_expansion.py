@@ -8,6 +8,7 @@ import math
 import networkx as nx
 import numpy as np
 import pytest
+from graph_helpers import from_nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,10 +23,6 @@ def _single_thread_blas():
 
     with threadpool_limits(limits=1, user_api="blas"):
         yield
-
-
-def from_nx(g) -> Graph:
-    return Graph.from_networkx(nx.convert_node_labels_to_integers(g))
 
 
 def set_ratio(g: Graph, s: set[int], kind: str) -> float:
