@@ -68,6 +68,7 @@ __all__ = [
     "SingularValues",
     "adjacency_spectrum",
     "bipartite_singular_values",
+    "normalised_operator",
     "ramanujan_bound",
 ]
 
@@ -141,6 +142,21 @@ class SpectralResult:
         return float(max(self.residual_2, self.residual_min_nontrivial))
 
     @property
+    def lam_upper(self) -> float:
+        """Upper end of the interval the verdicts use for ``lam`` (``lam + error``)."""
+        return float(self.lam + self.error)
+
+    @property
+    def lam_lower(self) -> float:
+        """Lower end of the interval the verdicts use for ``lam`` (``lam - error``, >= 0)."""
+        return float(max(self.lam - self.error, 0.0))
+
+    @property
+    def lambda_2_upper(self) -> float:
+        """Upper end of the interval for ``lambda_2`` (the Cheeger bound uses it)."""
+        return float(self.lambda_2 + (self.residual_2 if self.connected else self.residual_1))
+
+    @property
     def gap(self) -> float:
         """Spectral gap ``lambda_1 - lam`` (0 when disconnected)."""
         return float(self.lambda_1 - self.lam)
@@ -167,6 +183,16 @@ class SingularValues:
 
     def __iter__(self):
         return iter((self.sigma_1, self.sigma_2, self.residual, self.method))
+
+    @property
+    def sigma_2_upper(self) -> float:
+        """Upper end of the interval the verdicts use for ``sigma_2``."""
+        return float(self.sigma_2 + self.residual)
+
+    @property
+    def sigma_2_lower(self) -> float:
+        """Lower end of the interval the verdicts use for ``sigma_2`` (>= 0)."""
+        return float(max(self.sigma_2 - self.residual, 0.0))
 
 
 @contextmanager
@@ -231,6 +257,30 @@ def _adjacency(g: Graph):
     return sp.csr_matrix(
         (np.ones(idx.size), idx.astype(it), ptr.astype(it)), shape=(g.n, g.n), copy=False
     )
+
+
+def normalised_operator(a):
+    """``D_r^{-1/2} A D_c^{-1/2}`` of a sparse matrix (row and column sums; 0 where a sum is 0).
+
+    For a graph's adjacency this is the normalised adjacency; for a layer's
+    ``(right, left)`` biadjacency the degree-normalised biadjacency, whose top
+    singular value is 1 when the layer has no isolated node.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> m = normalised_operator(sp.csr_matrix(np.array([[0.0, 1.0], [1.0, 0.0]])))
+    >>> m.toarray().tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
+    import scipy.sparse as sp
+
+    rows = np.asarray(a.sum(axis=1)).ravel()
+    cols = np.asarray(a.sum(axis=0)).ravel()
+    with np.errstate(divide="ignore"):
+        ir = np.where(rows > 0, 1.0 / np.sqrt(np.where(rows > 0, rows, 1.0)), 0.0)
+        ic = np.where(cols > 0, 1.0 / np.sqrt(np.where(cols > 0, cols, 1.0)), 0.0)
+    return sp.csr_matrix(sp.diags(ir) @ a @ sp.diags(ic))
 
 
 def _structure(a) -> tuple[bool, np.ndarray | None]:
@@ -564,6 +614,8 @@ def adjacency_spectrum(
     maxiter: int | None = None,
     threads: int | None = None,
     mixed: bool | None = None,
+    normalised: bool = False,
+    delta: float = 1e-6,
 ) -> SpectralResult:
     """Extreme adjacency eigenvalues of ``g`` with residuals; see the module doc.
 
@@ -592,6 +644,11 @@ def adjacency_spectrum(
         cheaper, relative error about 1e-7), then restart from its Ritz
         vectors in float64 until ``tol``; every reported residual is computed
         in float64.  Default: on for ``n >= 100000``.
+    normalised : bool
+        Use the normalised adjacency ``D^{-1/2} A D^{-1/2}`` instead of ``A``
+        (top eigenvalue 1, Perron vector ``sqrt(deg)``); ``degree`` is then the
+        graph's degree as before but the eigenvalues are those of the normalised
+        matrix.  For a ``d``-regular graph this is ``A / d``.
 
     Returns
     -------
@@ -621,6 +678,9 @@ def adjacency_spectrum(
     bipartite = colour is not None if connected else g.is_bipartite()
     d = g.degree
     n = g.n
+    if normalised:
+        a = normalised_operator(a)
+        d = None if d is None else 1
     if n <= max(dense_limit, 2):  # n = 2 bipartite leaves Lanczos an empty space
         if progress is not None:
             progress(f"spectrum: dense eigh, n={n}")
@@ -825,8 +885,15 @@ def bipartite_singular_values(
     ncv: int | None = None,
     maxiter: int | None = None,
     threads: int | None = None,
+    normalised: bool = False,
+    delta: float = 1e-6,
 ) -> SingularValues:
     """``sigma_1 >= sigma_2``: top singular values of the ``(right, left)`` biadjacency ``B``.
+
+    With ``normalised=True`` the matrix is ``D_r^{-1/2} B D_l^{-1/2}``
+    (:func:`normalised_operator`; ``sigma_1 = 1``), whose ``sigma_2`` is the
+    layer's normalised second singular value ``mu`` (``sigma_2 / sigma_1`` of
+    ``B`` when the layer is biregular).
 
     The adjacency eigenvalues of the layer as an undirected graph are
     ``+-sigma_i`` and zeros, so for a connected layer ``sigma_2`` is its
@@ -863,6 +930,8 @@ def bipartite_singular_values(
     _check_common(dense_limit, tol, ncv, threads)
     t0 = time.perf_counter()
     bm = b.biadjacency(dtype=np.float64)
+    if normalised:
+        bm = normalised_operator(bm)
     if b.left * b.right <= dense_limit**2:
         if progress is not None:
             progress(f"singular values: dense svd, {b.right} x {b.left}")
@@ -899,7 +968,11 @@ def bipartite_singular_values(
 
         dl, dr = b.left_degree, b.degree
         steps, converged = 0, True
-        if dl is not None and dr is not None:
+        if normalised and dl is not None and dr is not None:
+            sigma_1, r1 = 1.0, 0.0
+            proj = _Projector(dim, constant=True)
+            method = "lanczos on normalised Gram matrix (two-pass, constant vector deflated)"
+        elif dl is not None and dr is not None and not normalised:
             sigma_1, r1 = math.sqrt(dl * dr), 0.0
             proj = _Projector(dim, constant=True)
             method = "lanczos on Gram matrix (two-pass, constant vector deflated)"
