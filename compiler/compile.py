@@ -69,8 +69,15 @@ _ACTIVATIONS = {
 }
 
 
-#: Layered checks computed when the spec names none (``bound_depth`` is informative).
-DEFAULT_NETWORK_CHECKS: tuple[str, ...] = ("bound_depth",)
+#: Layered checks computed when the spec names none: all of them.
+DEFAULT_NETWORK_CHECKS: tuple[str, ...] = (
+    "reach_depth",
+    "bound_depth",
+    "path_uniformity",
+    "path_mixing",
+)
+_LAYER_PARAMS = ("alpha_max", "rho", "delta")
+_NETWORK_PARAMS = ("alpha_max", "delta", "kappa", "sigma", "eps_max")
 
 
 def _split_checks(names: Sequence[str] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -84,20 +91,29 @@ def _split_checks(names: Sequence[str] | None) -> tuple[tuple[str, ...], tuple[s
     return layer or ("degrees",), tuple(c for c in names if c in LAYERED_CHECKS)
 
 
-def _certify_layer(graph: BipartiteGraph, checks: Sequence[str]) -> Certificate:
+def _certify_layer(
+    graph: BipartiteGraph, checks: Sequence[str], params: dict | None = None
+) -> Certificate:
     from expandergraph.certify import certify
 
+    kw = {k: v for k, v in (params or {}).items() if k in _LAYER_PARAMS}
     try:
-        return certify(graph, checks=tuple(checks))
+        return certify(graph, checks=tuple(checks), **kw)
     except ValueError as exc:
         raise ValueError(f"certify: {exc}") from None
 
 
-def _certify_network(lg: LayeredGraph, checks: Sequence[str]) -> Certificate:
+def _certify_network(
+    lg: LayeredGraph,
+    checks: Sequence[str],
+    parts: Sequence[Certificate],
+    params: dict | None = None,
+) -> Certificate:
     from expandergraph.guarantees import certify_layered
 
+    kw = {k: v for k, v in (params or {}).items() if k in _NETWORK_PARAMS}
     try:
-        return certify_layered(lg, checks=tuple(checks), layer_checks=())
+        return certify_layered(lg, checks=tuple(checks), layer_certificates=list(parts), **kw)
     except ValueError as exc:
         raise ValueError(f"certify: {exc}") from None
 
@@ -271,6 +287,7 @@ def compile(
         raise ValueError(f"backend: {backend!r} must be one of auto, masked, gather, triton")
     spec = None
     names = None
+    params: dict = {}
     if isinstance(spec_or_layered_graph, LayeredGraph):
         modules, graphs, shapes = _from_layered(
             spec_or_layered_graph, backend or "gather", input_shape
@@ -280,6 +297,7 @@ def compile(
     ):
         spec = _load(spec_or_layered_graph, input_shape)
         names = spec.certify
+        params = spec.certify_params
         graphs = []
         modules = [_lower(layer, spec, backend, graphs) for layer in spec.layers]
         shapes = [spec.input]
@@ -292,20 +310,25 @@ def compile(
     layer_checks, net_checks = _split_checks(names)
     certificates: dict[str, Certificate] = {}
     for name, g in graphs:
-        certificates[name] = _certify_layer(g, layer_checks)
+        certificates[name] = _certify_layer(g, layer_checks, params)
     try:
         lg = LayeredGraph([g for _, g in graphs], [n for n, _ in graphs])
     except ValueError:
         lg = None  # e.g. a flatten of a spatial map between conv and linear layers
     if spec is not None and spec.nested:
         lg = None  # residual/concat layers: the graph layers are not a chain
-    if lg is not None and net_checks:
-        certificates["network"] = _certify_network(lg, net_checks)
+    if lg is not None:
+        # always: a spec that drops the mixing checks gets an *incomplete* network certificate
+        parts = [certificates[n] for n, _ in graphs]
+        certificates["network"] = _certify_network(lg, net_checks, parts, params)
 
-    failed = [(n, c.failures()) for n, c in certificates.items() if not c.passed]
+    # anything but "passed" (failed, incomplete, undecided) is refused without an override
+    failed = [(n, c.problems()) for n, c in certificates.items() if not c.passed]
     override = None
     if failed:
-        what = "; ".join(f"{n} failed {', '.join(f) or 'a check'}" for n, f in failed)
+        what = "; ".join(
+            f"{n} {certificates[n].status}: {', '.join(f) or 'a check'}" for n, f in failed
+        )
         if not allow_uncertified:
             raise CertificateError(
                 f"{what} (certificate refused; override with allow_uncertified=True, "

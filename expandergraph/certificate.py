@@ -1,9 +1,28 @@
 """Certificates: what was checked, against which bound, by which method, how accurately.
 
 A :class:`Certificate` is a list of :class:`Check` records plus the subject's
-fingerprint.  It round-trips through JSON (:meth:`Certificate.to_json`,
+fingerprint, the parameters of its claims (``params``), the names of the
+checks its verdict needs (``required``) and the claims in words (``claims``).
+It round-trips through JSON (:meth:`Certificate.to_json`,
 :meth:`Certificate.from_json`).  The checks themselves are computed in
-:mod:`expandergraph.certify`.
+:mod:`expandergraph.certify` and :mod:`expandergraph.guarantees`.
+
+Verdict semantics (version :data:`SEMANTICS`)
+---------------------------------------------
+Each required check is a quantitative claim compared with a threshold, with
+the value's error interval taken into account: ``passed`` when the whole
+interval satisfies the claim, ``failed`` when none of it does, ``undecided``
+when the interval straddles the threshold.  A certificate's :attr:`status` is
+
+* ``"failed"`` if a required check (or a part) failed;
+* else ``"incomplete"`` if a required check was not run (or a part is incomplete);
+* else ``"undecided"`` if a required check (or a part) is undecided;
+* else ``"passed"``.
+
+:attr:`Certificate.passed` is ``status == "passed"``.  Certificates written
+before these semantics (no ``semantics`` key) load with ``semantics = 1``:
+their stored verdicts are kept as they were made (``passed`` then meant "every
+required check of that time passed", which did not imply expansion).
 """
 
 from __future__ import annotations
@@ -13,7 +32,41 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Check", "Certificate"]
+__all__ = ["Check", "Certificate", "STATUSES", "SEMANTICS", "EXIT_CODES", "decide"]
+
+#: the verdict semantics version written by this code (see the module docstring)
+SEMANTICS = 2
+#: the states a certificate can be in
+STATUSES = ("passed", "failed", "incomplete", "undecided")
+#: CLI exit status for each state (2 is reserved for usage and input errors)
+EXIT_CODES = {"passed": 0, "failed": 1, "incomplete": 3, "undecided": 4}
+
+
+def decide(lower: float, upper: float, threshold: float, relation: str = "<=") -> str:
+    """Verdict of the claim ``value <relation> threshold`` for ``value`` in ``[lower, upper]``.
+
+    ``relation`` is ``"<="`` or ``">"`` (the two forms the certificates use).
+    Returns ``"passed"`` if every value of the interval satisfies the claim,
+    ``"failed"`` if none does, else ``"undecided"``.
+
+    Examples
+    --------
+    >>> decide(0.30, 0.34, 0.9), decide(0.95, 0.96, 0.9), decide(0.89, 0.91, 0.9)
+    ('passed', 'failed', 'undecided')
+    >>> decide(1.2, 1.5, 1.0, ">"), decide(0.5, 0.9, 1.0, ">")
+    ('passed', 'failed')
+    """
+    if not lower <= upper:
+        raise ValueError(f"decide: lower {lower} exceeds upper {upper}")
+    if relation == "<=":
+        if upper <= threshold:
+            return "passed"
+        return "failed" if lower > threshold else "undecided"
+    if relation == ">":
+        if lower > threshold:
+            return "passed"
+        return "failed" if upper <= threshold else "undecided"
+    raise ValueError(f"relation: must be '<=' or '>', got {relation!r}")
 
 
 def _clean(x: Any) -> Any:
@@ -49,7 +102,9 @@ class Check:
               ``"<"``, ``">"``, ``"=="``, ``"in"`` or ``"info"`` (nothing to pass).
     method:   how it was computed (``"dense eigvalsh"``, ``"lanczos"``, ...).
     error:    numerical error estimate (e.g. eigen-solver residual), or ``None``.
-    passed:   verdict; ``None`` for purely informative checks.
+    passed:   verdict; ``None`` for purely informative checks and undecided ones.
+    status:   ``"passed"``, ``"failed"``, ``"undecided"`` or ``"info"``
+              (derived from ``passed`` when not given).
     required: whether the certificate's overall verdict depends on it.
     exact:    whether ``value`` is exact (as opposed to a bound or estimate).
     detail:   free-form extra data (witness sets, bounds, timings).
@@ -65,6 +120,15 @@ class Check:
     required: bool = False
     exact: bool = True
     detail: dict = field(default_factory=dict)
+    status: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            self.status = {True: "passed", False: "failed", None: "info"}[self.passed]
+            if self.required and self.passed is None:
+                self.status = "undecided"
+        elif self.status not in ("passed", "failed", "undecided", "info"):
+            raise ValueError(f"status: unknown check status {self.status!r}")
 
     def to_dict(self) -> dict:
         return _clean(asdict(self))
@@ -81,25 +145,62 @@ class Certificate:
     summary: dict = field(default_factory=dict)
     parts: list[Certificate] = field(default_factory=list)
     override: str | None = None  # set when a failing certificate was accepted explicitly
+    required: list[str] = field(default_factory=list)  # checks the verdict needs
+    params: dict = field(default_factory=dict)  # parameters of the claims
+    claims: list[str] = field(default_factory=list)  # the proven statements, in words
+    semantics: int = SEMANTICS
+    stored_status: str | None = None  # the verdict as stored (certificates of semantics 1)
 
     def add(self, check: Check) -> Check:
         self.checks[check.name] = check
+        if check.required and check.name not in self.required:
+            self.required.append(check.name)
         return check
 
     def __getitem__(self, name: str) -> Check:
         return self.checks[name]
 
+    def __contains__(self, name: str) -> bool:
+        return name in self.checks
+
+    @property
+    def missing(self) -> list[str]:
+        """Required checks that were not run."""
+        return [n for n in self.required if n not in self.checks]
+
+    @property
+    def status(self) -> str:
+        """``"passed"``, ``"failed"``, ``"incomplete"`` or ``"undecided"`` (module docstring)."""
+        if self.semantics < 2 and self.stored_status is not None:
+            return self.stored_status
+        states = [self.checks[n].status for n in self.required if n in self.checks]
+        states += [p.status for p in self.parts]
+        if "failed" in states:
+            return "failed"
+        if self.missing or "incomplete" in states:
+            return "incomplete"
+        if "undecided" in states or "info" in states:
+            return "undecided"
+        return "passed"
+
     @property
     def passed(self) -> bool:
-        """True when every required check (and every part) passed."""
-        own = all(c.passed for c in self.checks.values() if c.required)
-        return own and all(p.passed for p in self.parts)
+        """True when :attr:`status` is ``"passed"``: every required check ran, decided, passed."""
+        return self.status == "passed"
 
     def failures(self) -> list[str]:
-        """Names of the required checks that failed, parts prefixed by their index."""
-        out = [c.name for c in self.checks.values() if c.required and not c.passed]
+        """Required checks that did not pass (failed, undecided or not run); parts prefixed."""
+        return [p.split(" (")[0] for p in self.problems()]
+
+    def problems(self) -> list[str]:
+        """Like :meth:`failures`, each as ``name (state)``: failed, undecided or not run."""
+        out = [f"{n} (not run)" for n in self.missing]
+        for n in self.required:
+            c = self.checks.get(n)
+            if c is not None and c.status != "passed":
+                out.append(f"{n} ({c.status})")
         for i, p in enumerate(self.parts):
-            out += [f"layers[{i}].{f}" for f in p.failures()]
+            out += [f"layers[{i}].{f}" for f in p.problems()]
         return out
 
     def to_dict(self) -> dict:
@@ -107,8 +208,13 @@ class Certificate:
             "subject": self.subject,
             "kind": self.kind,
             "fingerprint": self.fingerprint,
+            "semantics": self.semantics,
+            "status": self.status,
             "passed": self.passed,
             "override": self.override,
+            "required": list(self.required),
+            "params": _clean(self.params),
+            "claims": list(self.claims),
             "summary": _clean(self.summary),
             "checks": {k: c.to_dict() for k, c in self.checks.items()},
             "parts": [p.to_dict() for p in self.parts],
@@ -119,7 +225,20 @@ class Certificate:
 
     @classmethod
     def from_dict(cls, d: dict) -> Certificate:
-        checks = {k: Check(**v) for k, v in d.get("checks", {}).items()}
+        """Load a certificate; one written before :data:`SEMANTICS` 2 keeps its stored verdict."""
+        if not isinstance(d, dict):
+            raise ValueError(f"certificate: expected a mapping, got {type(d).__name__}")
+        missing = [k for k in ("subject", "kind", "fingerprint") if k not in d]
+        if missing:
+            raise ValueError(f"certificate: missing field(s) {', '.join(missing)}")
+        try:
+            checks = {k: Check(**v) for k, v in d.get("checks", {}).items()}
+        except TypeError as exc:
+            raise ValueError(f"certificate: malformed check record ({exc})") from None
+        semantics = int(d.get("semantics", 1))
+        stored = None
+        if semantics < 2:
+            stored = "passed" if d.get("passed", False) else "failed"
         return cls(
             subject=d["subject"],
             kind=d["kind"],
@@ -128,6 +247,11 @@ class Certificate:
             summary=d.get("summary", {}),
             parts=[cls.from_dict(p) for p in d.get("parts", [])],
             override=d.get("override"),
+            required=list(d.get("required", [])),
+            params=dict(d.get("params", {})),
+            claims=list(d.get("claims", [])),
+            semantics=semantics,
+            stored_status=stored,
         )
 
     @classmethod

@@ -84,13 +84,53 @@ def format_certificate(cert) -> str:
             lines.append(f"  {key:<12} {_fmt(s[key])}")
     lines.append("  checks:")
     for c in cert.checks.values():
-        verdict = {True: "PASS", False: "FAIL", None: "info"}[c.passed]
+        verdict = check_verdict(c)
         bound = "" if c.bound is None else f" {c.relation} {_fmt(c.bound)}"
         err = "" if c.error is None else f"  (error {c.error:.1e})"
         how = f"  [{c.method}{'' if c.exact else ', bound'}]" if c.method else ""
         lines.append(f"    {verdict:<4} {c.name:<18} {_fmt(c.value)}{bound}{err}{how}")
-    lines.append(f"  verdict: {'PASS' if cert.passed else 'FAIL: ' + ', '.join(cert.failures())}")
+    lines += claim_lines(cert)
+    lines.append(verdict_line(cert))
     return "\n".join(lines)
+
+
+def check_verdict(c) -> str:
+    """``PASS``, ``FAIL``, ``UNDECIDED`` or ``info`` for one check."""
+    return {"passed": "PASS", "failed": "FAIL", "undecided": "UNDECIDED"}.get(c.status, "info")
+
+
+def claim_lines(cert) -> list[str]:
+    """The certificate's parameters and proven claims, one per line."""
+    out = []
+    if cert.params:
+        out.append("  parameters: " + ", ".join(f"{k}={_fmt(v)}" for k, v in cert.params.items()))
+    if cert.claims:
+        out.append("  claims:")
+        out += [f"    - {c}" for c in cert.claims]
+    return out
+
+
+def verdict_line(cert) -> str:
+    """``verdict: PASS`` or ``verdict: FAILED|INCOMPLETE|UNDECIDED: <what>``."""
+    if cert.passed:
+        return "  verdict: PASS"
+    return f"  verdict: {cert.status.upper()}: {', '.join(cert.problems())}"
+
+
+def claim_params(args) -> dict:
+    """The claim parameters given on the command line (``--alpha-max`` ...), by keyword."""
+    names = ("alpha_max", "rho", "delta", "kappa", "sigma", "eps_max")
+    return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+
+
+def add_claim_options(parser) -> None:
+    """Add ``--alpha-max --rho --delta --kappa --sigma --eps-max`` (README: certificates)."""
+    parser.add_argument("--alpha-max", type=float, help="threshold of alpha (default 0.98)")
+    parser.add_argument("--rho", type=float, help="set fraction of the Tanner claim (0.5)")
+    parser.add_argument("--delta", type=float, help="Lanczos failure probability (1e-6)")
+    parser.add_argument("--kappa", type=float, help="reach_depth <= kappa * ideal (2)")
+    parser.add_argument("--sigma", type=float, help="set fraction of path uniformity (0.25)")
+    parser.add_argument("--eps-max", type=float, help="largest path-count deviation (0.5)")
 
 
 def _cmd_build(args) -> int:
@@ -106,7 +146,8 @@ def _cmd_certify(args) -> int:
     if args.source.endswith(_LAYERED_SUFFIXES):
         from .cli_layered import certify_layered_source
 
-        return certify_layered_source(args.source, args.json, sys.stdout)
+        return certify_layered_source(args.source, args.json, sys.stdout, claim_params(args))
+    from .certificate import EXIT_CODES
     from .certify import certify
 
     progress = None if args.json else Progress()
@@ -117,6 +158,11 @@ def _cmd_certify(args) -> int:
         kwargs["dense_limit"] = args.dense_limit
     if args.exact_limit is not None:
         kwargs["exact_limit"] = args.exact_limit
+    params = claim_params(args)
+    extra = sorted(set(params) - {"alpha_max", "rho", "delta"})
+    if extra:
+        raise ValueError(f"--{extra[0].replace('_', '-')}: applies to layered sources only")
+    kwargs.update(params)
     try:
         if progress:
             progress("building graph")
@@ -128,11 +174,15 @@ def _cmd_certify(args) -> int:
     if args.json:
         out = dict(cert.summary)
         out["passed"] = cert.passed
+        out["status"] = cert.status
+        out["params"] = cert.params
+        out["claims"] = cert.claims
+        out["semantics"] = cert.semantics
         out["checks"] = {k: c.to_dict() for k, c in cert.checks.items()}
         print(json.dumps(_jsonable(out)))
     else:
         print(format_certificate(cert))
-    return 0 if cert.passed or not args.strict else 1
+    return EXIT_CODES[cert.status]
 
 
 def _jsonable(x):
@@ -166,7 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="one JSON object on stdout")
     c.add_argument("--dense-limit", type=int, help="largest n for dense eigvalsh")
     c.add_argument("--exact-limit", type=int, help="largest n for exact expansion")
-    c.add_argument("--strict", action="store_true", help="exit 1 when the certificate fails")
+    c.add_argument(
+        "--strict",
+        action="store_true",
+        help="kept for compatibility: the exit status always tells the verdict "
+        "(0 passed, 1 failed, 3 incomplete, 4 undecided)",
+    )
+    add_claim_options(c)
     c.set_defaults(func=_cmd_certify)
 
     try:

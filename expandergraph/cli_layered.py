@@ -200,14 +200,19 @@ def cmd_paths(args) -> int:
     return 0
 
 
-def certify_layered_source(path: str, as_json: bool, out: TextIO) -> int:
+def certify_layered_source(
+    path: str, as_json: bool, out: TextIO, params: dict | None = None
+) -> int:
     """Certify the layered graph of a spec file or ``.npz``; write the result to ``out``.
 
     A spec's ``certify`` list selects checks: names in
     :data:`~expandergraph.guarantees.LAYERED_CHECKS` go to the layered checks, the
     others to every layer's :func:`~expandergraph.certify.certify`.  Writes one
-    JSON object (``as_json``) or a readable report.  Returns 0 when the
-    certificate passes, 1 when it fails.
+    JSON object (``as_json``) or a readable report.  ``params`` (claim
+    parameters such as ``kappa``) override those of the spec's ``certify``
+    mapping.  Returns the exit status of the verdict
+    (:data:`expandergraph.certificate.EXIT_CODES`: 0 passed, 1 failed,
+    3 incomplete, 4 undecided).
 
     Reference: Prabhu, Varma and Namboodiri, ECCV 2018 §3.
 
@@ -220,16 +225,19 @@ def certify_layered_source(path: str, as_json: bool, out: TextIO) -> int:
     >>> certify_layered_source(p, True, io.StringIO())
     0
     """
+    from .certificate import EXIT_CODES
     from .guarantees import LAYERED_CHECKS, certify_layered
     from .spec import load_layered, load_spec
 
     checks = layer_checks = None
+    kw: dict = {}
     source = str(path)
     if source.lower().endswith(_SPEC_SUFFIXES):
         spec = load_spec(source)
         if spec.certify is not None:
             checks = [c for c in spec.certify if c in LAYERED_CHECKS]
             layer_checks = [c for c in spec.certify if c not in LAYERED_CHECKS]
+        kw.update(spec.certify_params)
         lg = load_layered(spec)
     else:
         lg = load_layered(source)
@@ -241,8 +249,10 @@ def certify_layered_source(path: str, as_json: bool, out: TextIO) -> int:
             progress = Progress()
         except ImportError:  # pragma: no cover
             progress = None
+    kw.update(params or {})
+    kw.pop("rho", None)  # a layer certificate has no Tanner vertex-expansion claim
     cert = certify_layered(
-        lg, checks=checks, layer_checks=layer_checks, subject=source, progress=progress
+        lg, checks=checks, layer_checks=layer_checks, subject=source, progress=progress, **kw
     )
     if progress is not None and hasattr(progress, "finish"):
         progress.finish()
@@ -250,7 +260,7 @@ def certify_layered_source(path: str, as_json: bool, out: TextIO) -> int:
         out.write(cert.to_json() + "\n")
     else:
         out.write(format_layered(cert) + "\n")
-    return 0 if cert.passed else 1
+    return EXIT_CODES[cert.status]
 
 
 def format_layered(cert) -> str:
@@ -263,19 +273,21 @@ def format_layered(cert) -> str:
     ]
     for k, part in enumerate(cert.parts):
         name = s.get("names", [None] * len(cert.parts))[k] or f"layers[{k}]"
-        verdict = "PASS" if part.passed else "FAIL"
+        verdict = "PASS" if part.passed else part.status.upper()
         vals = ", ".join(
             f"{c.name}={_fmt(c.value)}"
             for c in part.checks.values()
             if not isinstance(c.value, dict)
         )
         lines.append(f"    {verdict} {name:<12} {vals}")
+    from .cli import check_verdict, claim_lines, verdict_line
+
     for c in cert.checks.values():
-        verdict = {True: "PASS", False: "FAIL", None: "info"}[c.passed]
+        verdict = check_verdict(c)
         bound = "" if c.bound is None else f" {c.relation} {_fmt(c.bound)}"
         lines.append(f"    {verdict:<4} {c.name:<14} {_fmt(c.value)}{bound}  [{c.method}]")
-    verdict = "PASS" if cert.passed else "FAIL: " + ", ".join(cert.failures())
-    lines.append(f"  verdict: {verdict}")
+    lines += claim_lines(cert)
+    lines.append(verdict_line(cert))
     return "\n".join(lines)
 
 

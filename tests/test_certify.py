@@ -24,6 +24,8 @@ GRAPH_KEYS = {
     "lambda_2",
     "lambda_min",
     "lambda",
+    "alpha",
+    "alpha_max",
     "ramanujan_bound",
     "ramanujan",
     "diameter",
@@ -127,9 +129,17 @@ def test_certify_petersen_summary_and_round_trip():
     assert s["edge_expansion"]["exact"] == pytest.approx(1.0)
     assert s["fingerprint"] == g.fingerprint == cert.fingerprint
     assert cert.passed and cert.failures() == []
-    assert {"dead_nodes", "connected", "lambda"} <= {
-        c.name for c in cert.checks.values() if c.required
-    }
+    assert set(cert.required) == {
+        "dead_nodes",
+        "connected",
+        "spectral_expansion",
+        "implied_vertex_expansion",
+    } == {c.name for c in cert.checks.values() if c.required}
+    # alpha = 2/3; Tanner at rho = 1/2: beta = 1 / (4/9 + 5/18) = 18/13; Cheeger: (3 - 1)/2
+    assert cert["spectral_expansion"].value == pytest.approx(2 / 3)
+    assert cert["implied_vertex_expansion"].value == pytest.approx(18 / 13)
+    assert cert["cheeger"].value == pytest.approx(1.0)
+    assert s["edge_expansion"]["exact"] >= cert["cheeger"].value - 1e-9
     assert cert["lambda"].error < 1e-12 and cert["lambda"].method == "dense eigh"
     assert any("spectrum" in m for m in steps) and any("diameter" in m for m in steps)
     back = Certificate.from_json(cert.to_json())
@@ -139,7 +149,9 @@ def test_certify_petersen_summary_and_round_trip():
 def test_certify_disconnected_fails_with_lambda_d():
     g = from_nx(nx.disjoint_union(nx.petersen_graph(), nx.complete_graph(4)))
     cert = certify(g)
-    assert not cert.passed and set(cert.failures()) == {"connected", "lambda"}
+    assert cert.status == "failed"
+    assert set(cert.failures()) == {"connected", "spectral_expansion", "implied_vertex_expansion"}
+    assert cert["ramanujan"].passed is False  # disconnected graphs are never Ramanujan
     s = cert.summary
     assert s["lambda"] == pytest.approx(3) and s["connected"] is False and s["degree"] == 3
     assert s["diameter"] is None and s["diameter_bounds"] == [None, None]
@@ -151,11 +163,22 @@ def test_certify_dead_node_and_bipartite_graph():
     g = Graph.from_edges(5, [0, 1, 2], [1, 2, 3])  # node 4 isolated
     cert = certify(g, checks=("degrees",))
     assert cert["dead_nodes"].value == 1 and cert["dead_nodes"].detail["nodes"] == [4]
-    assert set(cert.failures()) == {"dead_nodes", "connected"}
+    assert set(cert.failures()) == {
+        "dead_nodes",
+        "connected",
+        "spectral_expansion",
+        "implied_vertex_expansion",
+    }
+    assert cert.status == "failed" and cert.missing == [
+        "spectral_expansion",
+        "implied_vertex_expansion",
+    ]
     assert cert.summary["lambda"] is None and set(cert.summary) == GRAPH_KEYS
     k = from_nx(nx.complete_bipartite_graph(4, 4))  # lambda excludes +-d
     cert = certify(k, checks=["spectrum"])
-    assert cert.passed and cert.summary["lambda"] == pytest.approx(0, abs=1e-12)
+    assert cert.status == "incomplete" and cert.missing == ["dead_nodes"]
+    assert cert.summary["lambda"] == pytest.approx(0, abs=1e-12)
+    assert certify(k, checks=["degrees", "spectrum"]).status == "passed"
     assert cert.summary["lambda_min"] == pytest.approx(-4) and cert.summary["bipartite"]
 
 
@@ -167,7 +190,9 @@ def test_certify_lanczos_path_against_dense():
     assert s["lambda"] == pytest.approx(max(abs(w[-2]), abs(w[0])), abs=1e-6)
     assert s["lambda_2"] == pytest.approx(w[-2], abs=1e-6)
     assert cert["lambda"].method.startswith("lanczos") and cert["lambda"].error <= 1e-8
-    assert cert["lambda"].exact is False and cert.passed
+    assert cert["lambda"].exact is False and cert.status == "incomplete"  # no "degrees"
+    assert cert["spectral_expansion"].status == "passed"
+    assert cert["spectral_expansion"].value == pytest.approx(max(abs(w[-2]), abs(w[0])) / 8)
     assert s["diameter"] == nx.diameter(g.to_networkx())
     assert s["vertex_expansion"] is None
 
@@ -203,7 +228,10 @@ def test_certify_layer_values_and_round_trip():
     assert s["dead_outputs"] == 0
     assert s["unused_inputs"] == int(np.sum(b.left_degrees() == 0))
     assert s["diameter"] == (nx.diameter(h) if nx.is_connected(h) else None)
-    assert cert.passed == (s["unused_inputs"] == 0 and s["connected"])
+    assert cert["spectral_expansion"].relation == "<="
+    assert cert.passed == (
+        s["unused_inputs"] == 0 and s["connected"] and s["alpha"] + 1e-9 <= s["alpha_max"]
+    )
     assert Certificate.from_json(cert.to_json()) == cert
 
 
@@ -213,7 +241,9 @@ def test_certify_layer_dead_outputs_and_unused_inputs():
     cert = certify(b, checks=("degrees", "spectrum"))
     assert cert["dead_outputs"].value == 1 and cert["dead_outputs"].detail["nodes"] == [2]
     assert cert["unused_inputs"].value == 1 and cert["unused_inputs"].detail["nodes"] == [3]
-    assert {"dead_outputs", "unused_inputs", "connected", "lambda"} <= set(cert.failures())
+    assert {"dead_outputs", "unused_inputs", "connected", "spectral_expansion"} <= set(
+        cert.failures()
+    )
 
 
 def test_certify_grouped_layer_has_no_gap():
@@ -240,8 +270,10 @@ def test_certify_bad_inputs():
     g = from_nx(nx.petersen_graph())
     with pytest.raises(ValueError, match="'nope'"):
         certify(g, checks=("nope",))
-    with pytest.raises(ValueError, match="empty selection"):
-        certify(g, checks=())
+    assert certify(g, checks=()).status == "incomplete"  # nothing run: never a vacuous pass
+    for bad in ({"alpha_max": 1.0}, {"alpha_max": 0}, {"rho": 0}, {"delta": 2}, {"alpha_max": "x"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            certify(g, **bad)
     with pytest.raises(ValueError, match="empty graph"):
         certify(Graph.from_edges(6, [], []))
     with pytest.raises(ValueError, match="empty layer"):

@@ -124,7 +124,7 @@ def test_uncertified_spec_is_refused_then_recorded():
     g = layer_graph(load_spec(GROUPED).layers[0])
     s = np.linalg.svd(g.biadjacency().toarray().astype(float), compute_uv=False)
     assert s[0] == pytest.approx(s[1])
-    with pytest.raises(CertificateError, match=r"layers\[0\] failed .*lambda"):
+    with pytest.raises(CertificateError, match=r"layers\[0\] failed: .*spectral_expansion"):
         compile(GROUPED)
     net = compile(GROUPED, allow_uncertified=True)
     assert not net.certified
@@ -139,7 +139,10 @@ def test_uncertified_spec_is_refused_then_recorded():
 
 
 def test_layered_graph_input():
-    layers = [{"out": 16, "degree": 4, "seed": 1}, {"out": 8, "degree": 8, "seed": 1}]
+    layers = [
+        {"out": 16, "degree": 4, "seed": 1, "graph": "biregular"},
+        {"out": 8, "degree": 16, "seed": 1},
+    ]
     spec = load_spec({"input": 16, "layers": layers})
     lg = build_layered(spec)
     net = compile(lg)
@@ -194,12 +197,19 @@ def test_bad_arguments():
 
 
 def test_spec_can_require_layered_checks():
-    spec = dict(SPEC, certify=["degrees", "spectrum", "reach_depth"])
+    spec = dict(SPEC, certify=["degrees", "spectrum", "reach_depth", "path_uniformity"])
     net = compile(spec)
     assert "reach_depth" in net.certificates["network"].checks
+    assert net.certificates["network"].status == "passed"
+    # dropping a required mixing check is not a pass: the network certificate is incomplete
+    dropped = dict(SPEC, certify=["degrees", "spectrum"])
+    with pytest.raises(CertificateError, match=r"network incomplete: reach_depth \(not run\)"):
+        compile(dropped)
+    net = compile(dropped, allow_uncertified=True)
+    assert net.certificates["network"].status == "incomplete" and not net.certified
     # one sparse layer cannot connect every input to every output: refused
     one = {"input": 32, "certify": ["reach_depth"], "layers": [{"out": 8, "degree": 4}]}
-    with pytest.raises(CertificateError, match="network failed reach_depth"):
+    with pytest.raises(CertificateError, match="network failed: .*reach_depth"):
         compile(one)
 
 
