@@ -209,8 +209,19 @@ class Spec:
 
     @property
     def certify(self) -> tuple[str, ...] | None:
+        """The check names of the ``certify`` block (a list, or a mapping's ``checks``)."""
         c = self.raw.get("certify")
+        if isinstance(c, dict):
+            c = c.get("checks")
         return None if c is None else tuple(c)
+
+    @property
+    def certify_params(self) -> dict:
+        """Claim parameters of a ``certify`` mapping (:data:`CERTIFY_PARAMS`); ``{}`` if none."""
+        c = self.raw.get("certify")
+        if not isinstance(c, dict):
+            return {}
+        return {k: c[k] for k in CERTIFY_PARAMS if k in c}
 
 
 # -- reading files ----------------------------------------------------------------
@@ -669,9 +680,7 @@ def load_spec(source: str | Path | dict) -> Spec:
     if "backend" in raw:
         _choice(raw["backend"], "backend", BACKENDS)
     if "certify" in raw:
-        c = raw["certify"]
-        if not isinstance(c, list) or not all(isinstance(x, str) and x.strip() for x in c):
-            raise ValueError(f"certify: must be a list of check names, got {c!r}")
+        _certify_block(raw["certify"])
     layers = raw.get("layers")
     if not isinstance(layers, list) or not layers:
         raise ValueError("layers: must be a non-empty list of layers")
@@ -682,6 +691,33 @@ def load_spec(source: str | Path | dict) -> Spec:
         out.append(layer)
         shape = layer.out_shape
     return Spec(_input_shape(raw["input"]), tuple(out), seed, name, raw)
+
+
+#: parameters a ``certify`` mapping may set (see :func:`expandergraph.certify.certify`
+#: and :func:`expandergraph.guarantees.certify_layered`)
+CERTIFY_PARAMS = ("alpha_max", "rho", "delta", "kappa", "sigma", "eps_max")
+
+
+def _certify_block(c) -> None:
+    """``certify``: a list of check names, or ``{checks: [...], alpha_max: ..., ...}``."""
+    if isinstance(c, dict):
+        unknown = sorted(set(c) - set(CERTIFY_PARAMS) - {"checks"})
+        if unknown:
+            raise ValueError(
+                f"certify.{unknown[0]}: unknown key (known: checks, {', '.join(CERTIFY_PARAMS)})"
+            )
+        for k in CERTIFY_PARAMS:
+            if k in c and (isinstance(c[k], bool) or not isinstance(c[k], (int, float))):
+                raise ValueError(f"certify.{k}: must be a number, got {c[k]!r}")
+        if "checks" in c:
+            _certify_names(c["checks"], "certify.checks")
+        return
+    _certify_names(c, "certify")
+
+
+def _certify_names(c, where: str) -> None:
+    if not isinstance(c, list) or not all(isinstance(x, str) and x.strip() for x in c):
+        raise ValueError(f"{where}: must be a list of check names, got {c!r}")
 
 
 # -- building graphs ---------------------------------------------------------------
