@@ -91,7 +91,7 @@ def test_uncertified_spec(capsys, tmp_path):
     p.write_text("input: 16\nlayers:\n  - out: 16\n    graph: grouped\n    degree: 4\n")
     code, out, err = run(capsys, "compile", str(p), "--summary")
     assert code == 1 and out == ""
-    assert err.count("\n") == 1 and "layers[0] failed" in err and "lambda" in err
+    assert err.count("\n") == 1 and "layers[0] failed" in err and "spectral_expansion" in err
     code, out, err = run(capsys, "compile", str(p), "--summary", "--allow-uncertified")
     row = next(l for l in out.splitlines() if l.strip().startswith("0 "))
     assert code == 0 and "FAIL: " in row and "lambda" in row and row.endswith("(overridden)")

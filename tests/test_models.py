@@ -280,9 +280,11 @@ def test_x_graph_choice_and_the_certificate_gate():
     # the paper's left-regular random graph at D = 2 (32 -> 64 channels) leaves an
     # input channel unused for this seed: the certificate refuses it, naming the layer
     opts = {"density": "1/16", "seed": 1, "input_shape": [1, 8, 8]}
-    with pytest.raises(ValueError, match=r"^layers\[12\] failed unused_inputs"):
+    with pytest.raises(ValueError, match=r"^layers\[12\] failed: unused_inputs"):
         models.build("x-mobilenet-small", x_graph="random-bipartite", **opts)
     net = models.build("x-mobilenet-small", **opts)  # biregular: every input feeds 4 outputs
+    alpha = net.certificates["layers[12]"]["spectral_expansion"]
+    assert alpha.status == "passed" and alpha.value <= 0.98
     layer = net.layers[12]
     used = torch.zeros(layer.in_width, dtype=torch.long)
     used.index_add_(0, layer.index.flatten(), torch.ones(layer.index.numel(), dtype=torch.long))
