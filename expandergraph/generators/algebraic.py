@@ -17,12 +17,46 @@ from .random import _int_param
 __all__ = ["margulis", "lps", "lps_bipartite", "paley"]
 
 
+_MR_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
+_MR_BOUND = 3_317_044_064_679_887_385_961_981  # bases above are exact below this
+_MR_EXTRA = (43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
+
+
 def _is_prime(x: int) -> bool:
+    """Miller–Rabin primality test, deterministic for ``x < 3.3 * 10**24``.
+
+    The first 13 prime bases decide every ``x`` below ``_MR_BOUND`` exactly
+    (Sorenson and Webster, "Strong pseudoprimes to twelve prime bases", Math.
+    Comp. 86 (2017)); above it 12 more bases are used (error below ``4**-25``).
+    Cost: ``O(log x)`` modular squarings per base, so a 21-digit ``q`` takes
+    microseconds instead of the hours of trial division.
+
+    >>> [x for x in range(30) if _is_prime(x)]
+    [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]
+    >>> _is_prime(100000000000000000039), _is_prime(3215031751)  # 21 digits; a base-2..7 spsp
+    (True, False)
+    """
     if x < 2:
         return False
-    if x % 2 == 0:
-        return x == 2
-    return all(x % f for f in range(3, isqrt(x) + 1, 2))
+    for b in _MR_BASES:
+        if x % b == 0:
+            return x == b
+    d, s = x - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    bases = _MR_BASES if x < _MR_BOUND else _MR_BASES + _MR_EXTRA
+    for a in bases:
+        y = pow(a, d, x)
+        if y in (1, x - 1):
+            continue
+        for _ in range(s - 1):
+            y = y * y % x
+            if y == x - 1:
+                break
+        else:
+            return False
+    return True
 
 
 def _prime_1mod4(func: str, name: str, value) -> int:
