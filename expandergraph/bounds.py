@@ -138,9 +138,7 @@ class _Uniformity:
             a_k = layer.num_edges / (widths[k] * widths[k + 1])
             outs.append(a_k * widths[k + 1])
             log_c += math.log(a_k) + (math.log(widths[k]) if k > 0 else 0.0)
-        self.log_rest = (
-            -math.inf if min(eps) == 0 else sum(math.log(e) for e in eps) - log_c
-        )
+        self.log_rest = -math.inf if min(eps) == 0 else sum(math.log(e) for e in eps) - log_c
         self.last_const = _regular(layers[-1].left_degrees())
         q = np.zeros(widths[-2] if len(layers) > 1 else widths[0])
         w = None

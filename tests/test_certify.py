@@ -129,12 +129,16 @@ def test_certify_petersen_summary_and_round_trip():
     assert s["edge_expansion"]["exact"] == pytest.approx(1.0)
     assert s["fingerprint"] == g.fingerprint == cert.fingerprint
     assert cert.passed and cert.failures() == []
-    assert set(cert.required) == {
-        "dead_nodes",
-        "connected",
-        "spectral_expansion",
-        "implied_vertex_expansion",
-    } == {c.name for c in cert.checks.values() if c.required}
+    assert (
+        set(cert.required)
+        == {
+            "dead_nodes",
+            "connected",
+            "spectral_expansion",
+            "implied_vertex_expansion",
+        }
+        == {c.name for c in cert.checks.values() if c.required}
+    )
     # alpha = 2/3; Tanner at rho = 1/2: beta = 1 / (4/9 + 5/18) = 18/13; Cheeger: (3 - 1)/2
     assert cert["spectral_expansion"].value == pytest.approx(2 / 3)
     assert cert["implied_vertex_expansion"].value == pytest.approx(18 / 13)
