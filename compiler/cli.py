@@ -451,8 +451,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(run(args) or 0)
     except CertificateError as exc:
+        from expandergraph.certificate import EXIT_CODES
+
         sys.stderr.write(f"xnet: error: {' '.join(str(exc).split())}\n")
-        return 1
+        return EXIT_CODES.get(getattr(exc, "status", "failed"), 1)
     except ValueError as exc:
         sys.stderr.write(f"xnet: error: {' '.join(str(exc).split())}\n")
         return 2

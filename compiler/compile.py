@@ -54,7 +54,15 @@ __all__ = ["compile", "CertificateError", "DEFAULT_CHECKS", "DEFAULT_NETWORK_CHE
 
 
 class CertificateError(ValueError):
-    """A layer graph failed its certificate and no override was given."""
+    """A certificate was not ``passed`` and no override was given.
+
+    ``status`` is the worst state among the refused certificates (``"failed"``,
+    ``"incomplete"`` or ``"undecided"``); the CLI exits with its code.
+    """
+
+    def __init__(self, message: str, status: str = "failed"):
+        super().__init__(message)
+        self.status = status
 
 
 #: Checks run on every layer graph when the spec names none.
@@ -330,9 +338,12 @@ def compile(
             f"{n} {certificates[n].status}: {', '.join(f) or 'a check'}" for n, f in failed
         )
         if not allow_uncertified:
+            states = {certificates[n].status for n, _ in failed}
+            worst = next(x for x in ("failed", "incomplete", "undecided") if x in states)
             raise CertificateError(
                 f"{what} (certificate refused; override with allow_uncertified=True, "
-                "or --allow-uncertified on the command line)"
+                "or --allow-uncertified on the command line)",
+                worst,
             )
         override = f"allow_uncertified=True: {what}"
         for n, _ in failed:
