@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import BipartiteGraph, Graph
+from ..limits import check_bytes
 
 __all__ = ["random_regular", "random_bipartite", "biregular"]
 
@@ -280,6 +281,9 @@ def random_regular(n: int, d: int, seed: int = 0) -> Graph:
         raise ValueError(f"random_regular: d={d} must be < n={n}")
     if (n * d) % 2:
         raise ValueError(f"random_regular: n*d={n * d} must be even (n={n}, d={d})")
+    # stubs, pairs, keys and CSR: ~6 int64 per edge end; the complement branch is dense
+    need = 8 * (n + 6 * n * d) if 2 * d < n else n * n + 8 * 6 * n * max(n - 1 - d, 1)
+    check_bytes("random_regular", f"n={n}, d={d}", need)
     name = f"random-regular:n={n},d={d},seed={seed}"
     meta = {"construction": "random-regular", "n": n, "d": d, "seed": seed}
     rng = np.random.default_rng(seed)
@@ -356,6 +360,7 @@ def random_bipartite(left: int, right: int, d: int, seed: int = 0) -> BipartiteG
     seed = _seed_param(func, seed)
     if d > left:
         raise ValueError(f"{func}: d={d} must be <= left={left}")
+    check_bytes(func, f"left={left}, right={right}, d={d}", 8 * (right + 1 + 3 * right * d))
     name = f"random-bipartite:left={left},right={right},d={d},seed={seed}"
     meta = {"construction": "random-bipartite", "left": left, "right": right, "d": d}
     meta["seed"] = seed
@@ -431,6 +436,9 @@ def biregular(
         raise ValueError(f"{func}: dr={dr} must be <= left={left}")
     if dl > right:
         raise ValueError(f"{func}: dl={dl} must be <= right={right}")
+    sparse_need = 8 * (left + right + 8 * right * dr)
+    need = sparse_need if 2 * dr <= left else sparse_need + left * right
+    check_bytes(func, f"left={left}, right={right}, dr={dr}", need)
     name = f"biregular:left={left},right={right},dl={dl},dr={dr},seed={seed}"
     meta = {"construction": "biregular", "left": left, "right": right, "dl": dl, "dr": dr}
     meta["seed"] = seed
