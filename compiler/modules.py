@@ -414,6 +414,12 @@ def _check_backend(backend, who: str) -> str:
     return backend
 
 
+def _degree_rule(inp: int, **kw) -> int:
+    from expandergraph.degree import degree_for
+
+    return degree_for(inp, **kw)
+
+
 def _resolve_graph(inp, out, graph, degree, density, block, seed, who) -> BipartiteGraph:
     if graph is not None:
         if not isinstance(graph, BipartiteGraph):
@@ -421,7 +427,9 @@ def _resolve_graph(inp, out, graph, degree, density, block, seed, who) -> Bipart
         if degree is not None or density is not None:
             d = graph.degree
             if (degree is not None and degree != d) or (
-                density is not None and d is not None and round(density * inp) != d
+                density is not None
+                and d is not None
+                and _degree_rule(inp, density=density, where=who) != d
             ):
                 raise ValueError(
                     f"{who}: degree/density contradict the given graph (in-degree {d})"
@@ -442,13 +450,13 @@ def _resolve_graph(inp, out, graph, degree, density, block, seed, who) -> Bipart
     if degree is not None:
         d = _positive(degree, "degree", who)
     else:
+        from expandergraph.degree import degree_for
+
         if isinstance(density, bool) or not isinstance(density, (int, float)):
             raise ValueError(f"{who}: density={density!r} must be a number in (0, 1]")
         if not 0 < density <= 1:
             raise ValueError(f"{who}: density={density!r} must be in (0, 1]")
-        d = int(round(density * inp))
-        if d < 1:
-            raise ValueError(f"{who}: density={density} gives degree 0 for in={inp}")
+        d = degree_for(inp, density=density, where=who)  # the spec's rule: floor
     if d > inp:
         raise ValueError(f"{who}: degree={d} exceeds the input width {inp}")
     if d % block:

@@ -355,24 +355,14 @@ def _resolve_degree(raw: dict, where: str, graph: str, width: int) -> int:
         return width
     if not given:
         raise ValueError(f"{where}: give one of degree, density, compression")
+    from .degree import degree_for
+
     key = given[0]
     if key == "degree":
-        d = _int(raw["degree"], f"{where}.degree")
-    elif key == "density":
-        x = _number(raw["density"], f"{where}.density")
-        if not 0 < x <= 1:
-            raise ValueError(f"{where}.density: must be in (0, 1], got {x}")
-        d = int(math.floor(x * width + 1e-9))
+        value = _int(raw["degree"], f"{where}.degree")
     else:
-        c = _number(raw["compression"], f"{where}.compression")
-        if c < 1:
-            raise ValueError(f"{where}.compression: must be >= 1, got {c}")
-        d = int(math.floor(width / c + 1e-9))
-    if d < 1:
-        raise ValueError(f"{where}.{key}: {raw[key]} leaves degree 0 for input width {width}")
-    if d > width:
-        raise ValueError(f"{where}.{key}: {d} exceeds the layer's input width {width}")
-    return d
+        value = _number(raw[key], f"{where}.{key}")
+    return degree_for(width, where=where, **{key: value})
 
 
 def _check_construction(where: str, graph: str, width: int, out: int, d: int, block: int) -> None:

@@ -280,7 +280,7 @@ def test_same_graph_in_another_slot_order_loads():
         (dict(in_features=8, out_features=4, degree=9), "degree=9 exceeds the input width 8"),
         (dict(in_features=8, out_features=4, degree=0), "degree=0 must be a positive"),
         (dict(in_features=8, out_features=4, density=1.5), r"density=1.5 must be in \(0, 1\]"),
-        (dict(in_features=8, out_features=4, density=0.01), "gives degree 0"),
+        (dict(in_features=8, out_features=4, density=0.01), "leaves degree 0"),
         (dict(in_features=8, out_features=4, density="half"), "density='half'"),
         (dict(in_features=8, out_features=6, degree=4, block=4), "block=4 must divide"),
         (dict(in_features=8, out_features=4, degree=3, block=2), "multiple of block=2"),

@@ -72,14 +72,16 @@ def parse_density(value, name: str = "density") -> Fraction:
 
 
 def degree_for(cin: int, density: Fraction) -> int:
-    """``D = floor(cin * density)`` (at least 1): inputs per output channel.
+    """``D = floor(cin * density)`` (at least 1): :func:`expandergraph.degree.degree_for`, clamped.
 
     Examples
     --------
     >>> degree_for(96, Fraction(1, 2)), degree_for(3, Fraction(1, 8))
     (48, 1)
     """
-    return max(1, int(cin * density.numerator // density.denominator))
+    from expandergraph.degree import degree_for as rule
+
+    return rule(cin, density=density, clamp=True, where="model layer")
 
 
 def conv(
