@@ -227,7 +227,9 @@ def _print_summary(s: dict, out) -> None:
 
 
 def _add_compile(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", help="layer-graph spec (.yaml, .yml or .json)")
+    p.add_argument(
+        "spec", help="model name (see `xnet models`) or layer-graph spec (.yaml, .yml or .json)"
+    )
     p.add_argument("--summary", action="store_true", help="per-layer table and totals")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument(
@@ -244,15 +246,38 @@ def _add_compile(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _run_compile(args) -> int:
+def _is_spec_path(source: str) -> bool:
+    from pathlib import Path
+
+    return source.lower().endswith((".yaml", ".yml", ".json")) or Path(source).is_file()
+
+
+def build_model(source: str, backend=None, allow_uncertified: bool = False, input_shape=None):
+    """A compiled model from a model name (``compiler.models.build``) or a spec file.
+
+    Model names follow ``xnet models``; ``input_shape`` (``C, H, W``) is passed to the
+    model builder.  The ``grouped`` baselines are built with their recorded override.
+    """
     from .compile import compile
 
-    model = compile(
-        args.spec,
-        backend=args.backend,
-        allow_uncertified=args.allow_uncertified,
-        input_shape=args.input,
+    if _is_spec_path(source):
+        return compile(
+            source,
+            backend=backend,
+            allow_uncertified=allow_uncertified,
+            input_shape=input_shape,
+        )
+    from . import models
+
+    models.parse_name(source)  # a clear error for a name that is neither
+    opts = {} if input_shape is None else {"input_shape": list(input_shape)}
+    return models.build(
+        source, backend=backend, allow_uncertified=allow_uncertified or None, **opts
     )
+
+
+def _run_compile(args) -> int:
+    model = build_model(args.spec, args.backend, args.allow_uncertified, args.input)
     if args.json:
         json.dump(summarize(model), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -269,7 +294,56 @@ def _run_compile(args) -> int:
     return 0
 
 
-register_command("compile", _add_compile, _run_compile, "compile and certify a spec")
+register_command(
+    "compile", _add_compile, _run_compile, "compile and certify a model name or a spec"
+)
+
+
+def _add_certify(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="model name (see `xnet models`) or layer-graph spec")
+    p.add_argument("--json", action="store_true", help="all certificates as one JSON object")
+    p.add_argument("--input", type=_shape, default=None, help="input shape F or CxHxW")
+
+
+def _run_certify(args) -> int:
+    """Print the model's certificates; exit with the network's (or worst layer's) state."""
+    from expandergraph.certificate import EXIT_CODES
+    from expandergraph.cli import claim_lines, verdict_line
+
+    model = build_model(args.spec, None, True, args.input)
+    certs = model.certificates
+    net = certs.get("network")
+    order = ("failed", "incomplete", "undecided", "passed")
+    states = [c.status for c in certs.values()]
+    worst = next(s for s in order if s in states) if states else "incomplete"
+    if args.json:
+        out = {
+            "status": worst,
+            "override": model.override,
+            "certificates": {k: c.to_dict() for k, c in certs.items()},
+        }
+        sys.stdout.write(json.dumps(out) + "\n")
+        return EXIT_CODES[worst]
+    layers = [(k, c) for k, c in certs.items() if k != "network"]
+    passed = sum(c.passed for _, c in layers)
+    sys.stdout.write(f"{args.spec}: {passed}/{len(layers)} layer certificates passed\n")
+    for k, c in layers:
+        if not c.passed:
+            sys.stdout.write(f"  {k}: {c.status}: {', '.join(c.problems())}\n")
+    if net is not None:
+        sys.stdout.write(f"network certificate ({net.kind}): {net.status}\n")
+        for line in claim_lines(net):
+            sys.stdout.write(line + "\n")
+        sys.stdout.write(verdict_line(net) + "\n")
+    else:
+        sys.stdout.write("network certificate: none\n")
+    sys.stdout.write(f"overall: {worst}\n")
+    return EXIT_CODES[worst]
+
+
+register_command(
+    "certify", _add_certify, _run_certify, "print the certificates of a model name or a spec"
+)
 
 
 def _add_models(p: argparse.ArgumentParser) -> None:
