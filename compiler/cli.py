@@ -308,7 +308,7 @@ def _add_certify(p: argparse.ArgumentParser) -> None:
 def _run_certify(args) -> int:
     """Print the model's certificates; exit with the network's (or worst layer's) state."""
     from expandergraph.certificate import EXIT_CODES
-    from expandergraph.cli import claim_lines, verdict_line
+    from expandergraph.report import claim_lines, verdict_line
 
     model = build_model(args.spec, None, True, args.input)
     certs = model.certificates

@@ -174,7 +174,7 @@ def run_demo(
     if out.exists() and not out.is_dir():
         raise DemoError(f"out: {out} exists and is not a directory")
 
-    from expandergraph.cli_layered import format_layered
+    from expandergraph.report import format_layered
     from expandergraph.guarantees import LAYER_CHECKS, LAYERED_CHECKS, certify_layered
     from expandergraph.mixing import reachability, tanner_depth
     from expandergraph.paths import path_mixing

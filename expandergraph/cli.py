@@ -10,45 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
-import time
 from pathlib import Path
+
+from .report import (  # noqa: F401 - re-exported for callers of the old names
+    Progress,
+    check_verdict,
+    claim_lines,
+    format_certificate,
+    verdict_line,
+)
 
 __all__ = ["main"]
 
 _LAYERED_SUFFIXES = (".yaml", ".yml", ".json", ".npz")
 DEFAULT_SOURCE = "random-regular:n=10000,d=8,seed=0"
-
-
-class Progress:
-    """Reports a step on stderr only once it has run for more than ``delay`` seconds."""
-
-    def __init__(self, stream=None, delay: float = 1.0):
-        self.stream = stream or sys.stderr
-        self.delay = delay
-        self._timer: threading.Timer | None = None
-        self._step: str | None = None
-        self._start = 0.0
-        self._shown = False
-
-    def _show(self) -> None:
-        self._shown = True
-        print(f"  ... {self._step}", file=self.stream, flush=True)
-
-    def __call__(self, step: str) -> None:
-        self.finish()
-        self._step, self._start, self._shown = step, time.perf_counter(), False
-        self._timer = threading.Timer(self.delay, self._show)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def finish(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            if self._shown:
-                took = time.perf_counter() - self._start
-                print(f"      {self._step}: done in {took:.1f} s", file=self.stream, flush=True)
-        self._timer = None
 
 
 def load_graph(source: str):
@@ -62,59 +37,6 @@ def load_graph(source: str):
     if ":" in source or source.split("/")[0] in CONSTRUCTIONS:
         return build(source)
     raise ValueError(f"{source}: no such file (and not a construction string)")
-
-
-def _fmt(x) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, float):
-        return f"{x:.6g}"
-    if isinstance(x, dict):
-        parts = [f"{k}={_fmt(v)}" for k, v in x.items() if k != "witness"]
-        return ", ".join(parts)
-    return str(x)
-
-
-def format_certificate(cert) -> str:
-    """Readable multi-line report of a graph certificate."""
-    s = cert.summary
-    lines = [f"certificate for {cert.subject}", f"  fingerprint  {cert.fingerprint}"]
-    for key in ("n", "edges", "left", "right", "degree", "bipartite", "connected"):
-        if key in s:
-            lines.append(f"  {key:<12} {_fmt(s[key])}")
-    lines.append("  checks:")
-    for c in cert.checks.values():
-        verdict = check_verdict(c)
-        bound = "" if c.bound is None else f" {c.relation} {_fmt(c.bound)}"
-        err = "" if c.error is None else f"  (error {c.error:.1e})"
-        how = f"  [{c.method}{'' if c.exact else ', bound'}]" if c.method else ""
-        lines.append(f"    {verdict:<4} {c.name:<18} {_fmt(c.value)}{bound}{err}{how}")
-    lines += claim_lines(cert)
-    lines.append(verdict_line(cert))
-    return "\n".join(lines)
-
-
-def check_verdict(c) -> str:
-    """``PASS``, ``FAIL``, ``UNDECIDED`` or ``info`` for one check."""
-    return {"passed": "PASS", "failed": "FAIL", "undecided": "UNDECIDED"}.get(c.status, "info")
-
-
-def claim_lines(cert) -> list[str]:
-    """The certificate's parameters and proven claims, one per line."""
-    out = []
-    if cert.params:
-        out.append("  parameters: " + ", ".join(f"{k}={_fmt(v)}" for k, v in cert.params.items()))
-    if cert.claims:
-        out.append("  claims:")
-        out += [f"    - {c}" for c in cert.claims]
-    return out
-
-
-def verdict_line(cert) -> str:
-    """``verdict: PASS`` or ``verdict: FAILED|INCOMPLETE|UNDECIDED: <what>``."""
-    if cert.passed:
-        return "  verdict: PASS"
-    return f"  verdict: {cert.status.upper()}: {', '.join(cert.problems())}"
 
 
 def claim_params(args) -> dict:

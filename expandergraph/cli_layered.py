@@ -21,6 +21,8 @@ from typing import TextIO
 import numpy as np
 
 from .generators.baselines import baseline_like
+from .report import _fmt_list, format_layered  # noqa: F401 - re-exported
+from .report import _fmt_null as _fmt
 
 __all__ = ["add_commands", "certify_layered_source", "parse_node_set", "cmd_mixing", "cmd_paths"]
 
@@ -244,7 +246,7 @@ def certify_layered_source(
     progress = None
     if not as_json:
         try:
-            from .cli import Progress
+            from .report import Progress
 
             progress = Progress()
         except ImportError:  # pragma: no cover
@@ -261,46 +263,6 @@ def certify_layered_source(
     else:
         out.write(format_layered(cert) + "\n")
     return EXIT_CODES[cert.status]
-
-
-def format_layered(cert) -> str:
-    """Readable report of a layered certificate: one line per layer, then the guarantees."""
-    s = cert.summary
-    lines = [
-        f"layered certificate for {cert.subject}",
-        f"  fingerprint  {cert.fingerprint}",
-        f"  widths       {s.get('widths')}",
-    ]
-    for k, part in enumerate(cert.parts):
-        name = s.get("names", [None] * len(cert.parts))[k] or f"layers[{k}]"
-        verdict = "PASS" if part.passed else part.status.upper()
-        vals = ", ".join(
-            f"{c.name}={_fmt(c.value)}"
-            for c in part.checks.values()
-            if not isinstance(c.value, dict)
-        )
-        lines.append(f"    {verdict} {name:<12} {vals}")
-    from .cli import check_verdict, claim_lines, verdict_line
-
-    for c in cert.checks.values():
-        verdict = check_verdict(c)
-        bound = "" if c.bound is None else f" {c.relation} {_fmt(c.bound)}"
-        lines.append(f"    {verdict:<4} {c.name:<14} {_fmt(c.value)}{bound}  [{c.method}]")
-    lines += claim_lines(cert)
-    lines.append(verdict_line(cert))
-    return "\n".join(lines)
-
-
-def _fmt(x) -> str:
-    if x is None:
-        return "null"
-    if isinstance(x, float):
-        return f"{x:.6g}"
-    return str(x)
-
-
-def _fmt_list(xs) -> str:
-    return "[" + ", ".join(_fmt(x) for x in xs) + "]"
 
 
 def _jsonable(x):
