@@ -174,11 +174,11 @@ def run_demo(
     if out.exists() and not out.is_dir():
         raise DemoError(f"out: {out} exists and is not a directory")
 
-    from expandergraph.report import format_layered
     from expandergraph.guarantees import LAYER_CHECKS, LAYERED_CHECKS, certify_layered
     from expandergraph.mixing import reachability, tanner_depth
     from expandergraph.paths import path_mixing
     from expandergraph.plots import plot_reach_fraction
+    from expandergraph.report import format_layered
     from expandergraph.spec import build_layered, load_spec
 
     def say(text: str = "") -> None:
