@@ -257,8 +257,8 @@ def run_demo(
 
     # -- 2. compile -------------------------------------------------------------------------
     from . import compile as xcompile
-    from .cli import summarize
     from .network import extract_graph
+    from .summary import summarize
 
     say("")
     say("[2/5] compile the spec into PyTorch modules")
