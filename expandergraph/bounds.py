@@ -305,7 +305,7 @@ def sigma_star(
     >>> sigma_star(LayeredGraph([ident]), 0.5)  # eps = 1/s - 1 <= 0.5 from s = 3/4
     0.75
     """
-    if isinstance(eps_max, bool) or not isinstance(eps_max, (int, float)) or eps_max < 0:
+    if isinstance(eps_max, bool) or not isinstance(eps_max, (int, float)) or not eps_max >= 0:
         raise ValueError(f"eps_max: must be a non-negative number, got {eps_max!r}")
     i, j = _levels(lg, from_layer, to_layer)
     seg = _segment(lg, i, j, spectra)

@@ -164,16 +164,26 @@ class Certificate:
         return name in self.checks
 
     @property
+    def required_names(self) -> list[str]:
+        """``required`` plus every check flagged ``required`` (a loaded record may lack it)."""
+        names = list(self.required)
+        names += [n for n, c in self.checks.items() if c.required and n not in names]
+        return names
+
+    @property
     def missing(self) -> list[str]:
         """Required checks that were not run."""
-        return [n for n in self.required if n not in self.checks]
+        return [n for n in self.required_names if n not in self.checks]
 
     @property
     def status(self) -> str:
         """``"passed"``, ``"failed"``, ``"incomplete"`` or ``"undecided"`` (module docstring)."""
         if self.semantics < 2 and self.stored_status is not None:
             return self.stored_status
-        states = [self.checks[n].status for n in self.required if n in self.checks]
+        required = self.required_names
+        if not required and not self.parts:
+            return "incomplete"  # nothing was claimed: never a vacuous pass
+        states = [self.checks[n].status for n in required if n in self.checks]
         states += [p.status for p in self.parts]
         if "failed" in states:
             return "failed"
@@ -195,7 +205,9 @@ class Certificate:
     def problems(self) -> list[str]:
         """Like :meth:`failures`, each as ``name (state)``: failed, undecided or not run."""
         out = [f"{n} (not run)" for n in self.missing]
-        for n in self.required:
+        if not self.required_names and not self.parts:
+            out.append("nothing (no required check)")
+        for n in self.required_names:
             c = self.checks.get(n)
             if c is not None and c.status != "passed":
                 out.append(f"{n} ({c.status})")
@@ -235,7 +247,12 @@ class Certificate:
             checks = {k: Check(**v) for k, v in d.get("checks", {}).items()}
         except TypeError as exc:
             raise ValueError(f"certificate: malformed check record ({exc})") from None
-        semantics = int(d.get("semantics", 1))
+        try:
+            semantics = int(d.get("semantics", 1))
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"certificate: semantics must be an integer, got {d.get('semantics')!r}"
+            ) from None
         stored = None
         if semantics < 2:
             stored = "passed" if d.get("passed", False) else "failed"
