@@ -117,6 +117,26 @@ def fwd(module, x):
     return run
 
 
+class GroupedLinear(torch.nn.Module):
+    """The grouped peer of an X-Linear layer: ``groups`` dense diagonal blocks, one ``bmm``.
+
+    Same density (``1/groups``) and the same work as the expander layer, with
+    no gather at all: the speed ceiling of a structured sparse layer.
+    """
+
+    def __init__(self, width: int, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+        k = width // groups
+        self.weight = torch.nn.Parameter(torch.randn(groups, k, k) / k**0.5)
+        self.bias = torch.nn.Parameter(torch.zeros(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, w = x.shape
+        xg = x.view(n, self.groups, w // self.groups).transpose(0, 1)
+        return torch.bmm(xg, self.weight.transpose(1, 2)).transpose(0, 1).reshape(n, w) + self.bias
+
+
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm().clamp_min(1e-30))
 
@@ -124,23 +144,26 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
 # -- linear ---------------------------------------------------------------------------
 
 
-def linear_grid(quick: bool) -> list[tuple[int, int, float, int]]:
+def linear_grid(quick: bool, goal: bool = False) -> list[tuple[int, int, float, int]]:
     """(width, batch, density, block): the goal family in full, sweeps around it."""
     if quick:
         return [(1024, 256, 1 / 8, b) for b in (1, 32)]
+    if goal:
+        return [(4096, 512, 1 / 8, b) for b in (1, 32, 64)]
     grid = [(4096, 512, d, b) for d in (1 / 4, 1 / 8, 1 / 16) for b in (1, 16, 32, 64)]
     grid += [(w, 512, 1 / 8, b) for w in (1024, 2048) for b in (1, 16, 32, 64)]
     grid += [(4096, n, 1 / 8, b) for n in (256, 1024) for b in (32, 64)]
     return grid
 
 
-def bench_linear(quick: bool, reps: int) -> list[dict]:
+def bench_linear(quick: bool, reps: int, goal: bool = False) -> list[dict]:
     out = []
-    for width, batch, density, block in linear_grid(quick):
+    for width, batch, density, block in linear_grid(quick, goal):
         torch.manual_seed(0)
         layer = XLinear(width, width, density=density, block=block, seed=0)
         masked = XLinear(width, width, density=density, block=block, seed=0, backend="masked")
         dense = torch.nn.Linear(width, width)
+        grouped = GroupedLinear(width, round(1 / density))
         x = torch.randn(batch, width, requires_grad=True)
         gy = torch.randn(batch, width)
         w_dense = layer.dense_weight().detach()
@@ -172,6 +195,8 @@ def bench_linear(quick: bool, reps: int) -> list[dict]:
         fns = {"gather_fwd_bwd": fwd_bwd(layer, x, gy), "dense_fwd_bwd": fwd_bwd(dense, x, gy)}
         if block in (1, 32) or quick:  # masked costs what dense costs: a few samples suffice
             fns["masked_fwd_bwd"] = fwd_bwd(masked, x, gy)
+        if block > 1:
+            fns["grouped_fwd_bwd"] = fwd_bwd(grouped, x, gy)
         rec.update(timeit(fns, r))
         out.append(rec)
         print(linear_line(rec), flush=True)
@@ -196,41 +221,47 @@ def linear_line(r: dict) -> str:
         f"{fmt(_ratio(r, 'dense_fwd', 'gather_fwd'))} fwd+bwd "
         f"{fmt(_ratio(r, 'dense_fwd_bwd', 'gather_fwd_bwd'))} | vs masked fwd+bwd "
         f"{fmt(_ratio(r, 'masked_fwd_bwd', 'gather_fwd_bwd'))} | vs BSR fwd "
-        f"{fmt(_ratio(r, 'bsr_fwd', 'gather_fwd'))} | err {r['max_rel_err_vs_dense']:.1e}"
+        f"{fmt(_ratio(r, 'bsr_fwd', 'gather_fwd'))} | grouped vs dense fwd+bwd "
+        f"{fmt(_ratio(r, 'dense_fwd_bwd', 'grouped_fwd_bwd'))} (ideal "
+        f"{1 / r['density']:.0f}x) | err {r['max_rel_err_vs_dense']:.1e}"
     )
 
 
 # -- conv -------------------------------------------------------------------------------
 
 
-def conv_grid(quick: bool) -> list[tuple[int, int, float, int]]:
-    """(channels, batch, density, block) at 32x32, 3x3, padding 1."""
+def conv_grid(quick: bool, goal: bool = False, kernel: int = 3) -> list:
+    """(channels, batch, density, block) at 32x32, ``kernel`` x ``kernel``, same padding."""
     if quick:
         return [(64, 4, 1 / 8, 8)]
+    if goal or kernel == 1:
+        return [(256, 32, 1 / 8, 32)] + ([(256, 32, 1 / 8, 1)] if kernel == 1 else [])
     grid = [(256, 32, 1 / 8, b) for b in (1, 16, 32)]
     grid += [(256, 32, 1 / 4, 32), (256, 32, 1 / 16, 16)]
     grid += [(512, 32, 1 / 8, b) for b in (32, 64)]
     return grid
 
 
-def bench_conv(quick: bool, reps: int) -> list[dict]:
+def bench_conv(quick: bool, reps: int, goal: bool = False, kernel: int = 3) -> list[dict]:
     out = []
     hw = 8 if quick else 32
-    for c, batch, density, block in conv_grid(quick):
+    pad = kernel // 2
+    for c, batch, density, block in conv_grid(quick, goal, kernel):
         torch.manual_seed(0)
-        layer = XConv2d(c, c, 3, padding=1, density=density, block=block, seed=0)
-        dense = torch.nn.Conv2d(c, c, 3, padding=1)
+        layer = XConv2d(c, c, kernel, padding=pad, density=density, block=block, seed=0)
+        dense = torch.nn.Conv2d(c, c, kernel, padding=pad)
+        grouped = torch.nn.Conv2d(c, c, kernel, padding=pad, groups=round(1 / density))
         x = torch.randn(batch, c, hw, hw, requires_grad=True)
         gy = torch.randn(batch, c, hw, hw)
         w_dense = layer.dense_weight().detach()
         with torch.no_grad():
-            err = rel_err(layer(x[:2]), F.conv2d(x[:2], w_dense, layer.bias, padding=1))
+            err = rel_err(layer(x[:2]), F.conv2d(x[:2], w_dense, layer.bias, padding=pad))
         r = 1 if block == 1 else (reps if c < 512 else max(2, reps - 1))
         rec = {
             "channels": c,
             "batch": batch,
             "hw": hw,
-            "kernel": 3,
+            "kernel": kernel,
             "density": density,
             "degree": layer.degree,
             "block": block,
@@ -238,9 +269,13 @@ def bench_conv(quick: bool, reps: int) -> list[dict]:
         }
         rec.update(timeit({"gather_fwd": fwd(layer, x), "dense_fwd": fwd(dense, x)}, r))
         fns = {"gather_fwd_bwd": fwd_bwd(layer, x, gy), "dense_fwd_bwd": fwd_bwd(dense, x, gy)}
-        if block == 32 and density == 1 / 8 or quick:
-            masked = XConv2d(c, c, 3, padding=1, density=density, block=block, backend="masked")
+        if block in (1, 32) and density == 1 / 8 or quick:
+            masked = XConv2d(
+                c, c, kernel, padding=pad, density=density, block=block, backend="masked"
+            )
             fns["masked_fwd_bwd"] = fwd_bwd(masked, x, gy)
+        if block > 1:
+            fns["grouped_fwd_bwd"] = fwd_bwd(grouped, x, gy)
         rec.update(timeit(fns, r))
         out.append(rec)
         print(conv_line(rec), flush=True)
@@ -252,14 +287,16 @@ def conv_line(r: dict) -> str:
         return f"{v:6.2f}x" if v is not None else "     - "
 
     return (
-        f"conv   C={r['channels']:4d} N={r['batch']:3d} {r['hw']}x{r['hw']} 3x3 "
+        f"conv   C={r['channels']:4d} N={r['batch']:3d} {r['hw']}x{r['hw']} "
+        f"{r['kernel']}x{r['kernel']} "
         f"dens=1/{round(1 / r['density']):<3d} b={r['block']:3d} | gather fwd "
         f"{r['gather_fwd']['min'] * 1e3:8.1f} ms  "
         f"fwd+bwd {r['gather_fwd_bwd']['min'] * 1e3:8.1f} ms"
         f" | vs dense fwd {fmt(_ratio(r, 'dense_fwd', 'gather_fwd'))} fwd+bwd "
         f"{fmt(_ratio(r, 'dense_fwd_bwd', 'gather_fwd_bwd'))} | vs masked fwd+bwd "
-        f"{fmt(_ratio(r, 'masked_fwd_bwd', 'gather_fwd_bwd'))} | err "
-        f"{r['max_rel_err_vs_dense']:.1e}"
+        f"{fmt(_ratio(r, 'masked_fwd_bwd', 'gather_fwd_bwd'))} | grouped vs dense fwd+bwd "
+        f"{fmt(_ratio(r, 'dense_fwd_bwd', 'grouped_fwd_bwd'))} (ideal "
+        f"{1 / r['density']:.0f}x) | err {r['max_rel_err_vs_dense']:.1e}"
     )
 
 
@@ -351,71 +388,158 @@ def bench_memory(quick: bool) -> list[dict]:
     return out
 
 
-def goals(linear: list[dict], conv: list[dict], memory: list[dict]) -> dict:
-    """The issue's goals, evaluated on the best block size at each goal point."""
-    lin = [r for r in linear if (r["width"], r["batch"], r["density"]) == (4096, 512, 1 / 8)]
-    cv = [r for r in conv if r["density"] == 1 / 8]
-    best_lin = max(lin, key=lambda r: _ratio(r, "dense_fwd_bwd", "gather_fwd_bwd"), default=None)
-    best_conv = max(cv, key=lambda r: _ratio(r, "dense_fwd_bwd", "gather_fwd_bwd"), default=None)
-    out: dict = {}
-    if best_lin:
-        s = _ratio(best_lin, "dense_fwd_bwd", "gather_fwd_bwd")
-        out["linear_4096_512_d8_fwd_bwd_speedup"] = {
-            "value": s,
-            "block": best_lin["block"],
-            "goal": 5.0,
-            "ideal": 8.0,
-            "met": s >= 5.0,
-            "by_block": {r["block"]: _ratio(r, "dense_fwd_bwd", "gather_fwd_bwd") for r in lin},
-        }
-    if best_conv:
-        s = _ratio(best_conv, "dense_fwd_bwd", "gather_fwd_bwd")
-        out["conv_d8_fwd_bwd_speedup"] = {
-            "value": s,
-            "channels": best_conv["channels"],
-            "block": best_conv["block"],
-            "goal": 3.0,
-            "met": s >= 3.0,
-        }
+def _goal(rec: dict | None, goal: float, **where) -> dict | None:
+    if rec is None:
+        return None
+    s = _ratio(rec, "dense_fwd_bwd", "gather_fwd_bwd")
+    return {
+        **where,
+        "value": s,
+        "goal": goal,
+        "met": s is not None and s >= goal,
+        "ideal": 1 / rec["density"],
+        "grouped_ceiling": _ratio(rec, "dense_fwd_bwd", "grouped_fwd_bwd"),
+        "vs_masked": _ratio(rec, "masked_fwd_bwd", "gather_fwd_bwd"),
+    }
+
+
+def goals(linear: list[dict], conv: list[dict], conv1: list[dict], memory: list[dict]) -> dict:
+    """Issue 14's goals (fwd+bwd speed-up vs dense, ideal ``1/density`` beside them)."""
+
+    def pick(rows, **kv):
+        return next((r for r in rows if all(r.get(k) == v for k, v in kv.items())), None)
+
+    lin = dict(width=4096, batch=512, density=1 / 8)
+    out: dict = {
+        "linear_4096_512_d8_b64": _goal(pick(linear, **lin, block=64), 5.0, block=64),
+        "linear_4096_512_d8_b32": _goal(pick(linear, **lin, block=32), 4.0, block=32),
+        "conv1x1_256_32_d8_b32": _goal(
+            pick(conv1, channels=256, batch=32, density=1 / 8, block=32), 3.0, block=32
+        ),
+        "conv3x3_256_32_d8_b32": _goal(
+            pick(conv, channels=256, batch=32, density=1 / 8, block=32), 4.0, block=32
+        ),
+    }
+    out = {k: v for k, v in out.items() if v is not None}
     ratios = [m["ratio_gather_over_dense"] for m in memory if "ratio_gather_over_dense" in m]
     if ratios:
         out["memory_gather_over_dense"] = {
             "worst": max(ratios),
             "goal": 1.5,
-            "met_for_blocks": sorted(
-                {
-                    (m["kind"], m["block"])
-                    for m in memory
-                    if m.get("ratio_gather_over_dense", 9) <= 1.5
-                }
-            ),
+            "met": max(ratios) <= 1.5,
+            "cases": [(m["kind"], m["block"], m.get("ratio_gather_over_dense")) for m in memory],
         }
     return out
+
+
+# -- the auto rule's calibration ------------------------------------------------------------
+
+
+def auto_grid() -> list[tuple[str, int, int, float, int]]:
+    """(kind, width, batch, density, block): small shapes around the rule's thresholds."""
+    grid = [("linear", 1024, 256, d, b) for d in (1 / 2, 1 / 4, 1 / 8) for b in (1, 4, 8, 16)]
+    grid += [("conv1", 128, 16, d, b) for d in (1 / 2, 1 / 8) for b in (1, 4, 8, 16)]
+    grid += [("conv3", 128, 16, d, b) for d in (1 / 2, 1 / 8) for b in (1, 4, 8, 16)]
+    return grid
+
+
+def _auto_layer(kernel: int, width: int, density: float, block: int, backend: str):
+    if kernel == 0:
+        return XLinear(width, width, density=density, block=block, backend=backend)
+    return XConv2d(
+        width, width, kernel, padding=kernel // 2, density=density, block=block, backend=backend
+    )
+
+
+def bench_auto(reps: int) -> list[dict]:
+    """Time gather vs masked (fwd+bwd) per shape; record what ``auto`` picks and the winner."""
+    out = []
+    for kind, width, batch, density, block in auto_grid():
+        torch.manual_seed(0)
+        k = {"linear": 0, "conv1": 1, "conv3": 3}[kind]
+        layers = {be: _auto_layer(k, width, density, block, be) for be in ("gather", "masked")}
+        shape = (batch, width) if k == 0 else (batch, width, 16, 16)
+        x = torch.randn(shape, requires_grad=True)
+        with torch.no_grad():
+            gy = torch.randn_like(layers["masked"](x))
+        t = timeit({be: fwd_bwd(m, x, gy) for be, m in layers.items()}, reps)
+        fastest = min(t, key=lambda be: t[be]["min"])
+        rec = {
+            "kind": kind,
+            "width": width,
+            "batch": batch,
+            "density": density,
+            "block": block,
+            "gather_fwd_bwd": t["gather"],
+            "masked_fwd_bwd": t["masked"],
+            "fastest": fastest,
+            "auto": XF.auto_backend(width, block, layers["gather"].degree, device="cpu"),
+        }
+        # a near tie (within 10%) is no wrong choice on a shared machine
+        slower = t[rec["auto"]]["min"] / t[fastest]["min"]
+        rec["auto_within_10pct_of_fastest"] = slower <= 1.10
+        out.append(rec)
+        print(
+            f"auto   {kind:6s} w={width} dens=1/{round(1 / density)} b={block:2d} | gather "
+            f"{t['gather']['min'] * 1e3:7.1f} ms masked {t['masked']['min'] * 1e3:7.1f} ms | "
+            f"fastest {fastest:6s} auto {rec['auto']:6s} "
+            f"{'ok' if rec['auto_within_10pct_of_fastest'] else 'WRONG'}",
+            flush=True,
+        )
+    return out
+
+
+def goal_lines(g: dict) -> list[str]:
+    lines = []
+    for k, v in g.items():
+        if "value" in v:
+            ceil = v["grouped_ceiling"]
+            ceil = "-" if ceil is None else f"{ceil:.2f}"
+            lines.append(
+                f"GOAL {k:24s} gather {v['value']:5.2f}x dense (goal >= {v['goal']}x, ideal "
+                f"{v['ideal']:.0f}x, grouped ceiling "
+                f"{ceil}x)"
+                f" {'MET' if v['met'] else 'NOT MET'}"
+            )
+        elif "worst" in v:
+            lines.append(
+                f"GOAL {k:24s} worst {v['worst']:.2f}x dense (goal <= 1.5x) "
+                f"{'MET' if v['met'] else 'NOT MET'}"
+            )
+    return lines
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny grid (a smoke test)")
+    p.add_argument("--goal", action="store_true", help="only the issue's goal shapes")
     p.add_argument("--reps", type=int, default=3, help="timed calls per measurement")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_layers.json"))
-    p.add_argument("--skip", nargs="*", default=[], choices=["linear", "conv", "memory"])
+    sections = ["linear", "conv", "conv1x1", "memory", "auto"]
+    p.add_argument("--skip", nargs="*", default=[], choices=sections)
+    p.add_argument("--only", nargs="*", default=None, choices=sections)
     args = p.parse_args(argv)
+    run = set(args.only if args.only is not None else sections) - set(args.skip)
     torch.set_num_threads(THREADS)
     start = time.time()
     load0 = os.getloadavg()
     print(f"machine: {machine()}")
     print(f"load average at start: {load0}; gather chunk {XF.GATHER_CHUNK_ELEMENTS} elements")
-    for width, _, density, block in linear_grid(args.quick) + conv_grid(args.quick):
+    grid = linear_grid(args.quick, args.goal) + conv_grid(args.quick, args.goal)
+    for width, _, density, block in grid:
         if round(density * width) % block:  # fail before an hour of timing, not after
             raise SystemExit(f"grid: degree {round(density * width)} not a multiple of {block}")
     linear: list[dict] = []
     conv: list[dict] = []
+    conv1: list[dict] = []
     memory: list[dict] = []
+    auto: list[dict] = []
 
     def save(partial: bool) -> dict:
         result = {
             "benchmark": "bench_layers",
             "partial": partial,
+            "grid": "quick" if args.quick else ("goal" if args.goal else "full"),
             "machine": machine(),
             "load_average_start": load0,
             "load_average_end": os.getloadavg(),
@@ -423,26 +547,41 @@ def main(argv=None) -> int:
             "times are seconds, ratios use the minimum over reps",
             "gather_chunk_elements": XF.GATHER_CHUNK_ELEMENTS,
             "conv_chunk_elements": XF.CONV_CHUNK_ELEMENTS,
+            "auto_rule": {
+                "min_block": XF.AUTO_MIN_BLOCK,
+                "max_density": XF.AUTO_MAX_DENSITY,
+                "rule": "gather if block >= min_block and density <= max_density, else masked",
+            },
             "seconds": round(time.time() - start, 1),
             "linear": linear,
             "conv": conv,
+            "conv1x1": conv1,
             "memory": memory,
-            "goals": goals(linear, conv, memory),
+            "auto": auto,
+            "goals": goals(linear, conv, conv1, memory),
         }
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=1))
         return result
 
-    if "linear" not in args.skip:
-        linear += bench_linear(args.quick, args.reps)
+    if "linear" in run:
+        linear += bench_linear(args.quick, args.reps, args.goal)
         save(True)
-    if "conv" not in args.skip:
-        conv += bench_conv(args.quick, args.reps)
+    if "conv1x1" in run:
+        conv1 += bench_conv(args.quick, args.reps, args.goal, kernel=1)
         save(True)
-    if "memory" not in args.skip:
+    if "conv" in run:
+        conv += bench_conv(args.quick, args.reps, args.goal)
+        save(True)
+    if "auto" in run:
+        auto += bench_auto(1 if args.quick else args.reps)
+        save(True)
+    if "memory" in run:
         memory += bench_memory(args.quick)
     result = save(False)
-    print(json.dumps(result["goals"], indent=1))
+    print(f"load average at end: {os.getloadavg()}")
+    for line in goal_lines(result["goals"]):
+        print(line)
     print(f"wrote {args.out} in {result['seconds']} s")
     return 0
 

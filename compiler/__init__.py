@@ -8,6 +8,6 @@ back.  See DESIGN.md, "compiler".
 
 from .compile import compile
 from .modules import XConv2d, XLinear
-from .network import XNet, extract_graph
+from .network import XNet, extract_graph, extract_layered
 
-__all__ = ["compile", "extract_graph", "XLinear", "XConv2d", "XNet"]
+__all__ = ["compile", "extract_graph", "extract_layered", "XLinear", "XConv2d", "XNet"]

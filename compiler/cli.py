@@ -375,8 +375,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     from .compile import CertificateError
 
+    parser = build_parser()
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an unexpected error"
+    )
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
     _, run, _ = _COMMANDS[args.command]
@@ -387,9 +391,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.stderr.write(f"xnet: error: {' '.join(str(exc).split())}\n")
         return EXIT_CODES.get(getattr(exc, "status", "failed"), 1)
-    except ValueError as exc:
-        sys.stderr.write(f"xnet: error: {' '.join(str(exc).split())}\n")
+    except (ValueError, OSError) as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"xnet: error: {' '.join(str(exc).split())[:500]}\n")
         return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.stderr.write("xnet: interrupted\n")
+        return 130
+    except Exception as exc:  # unexpected: one line; the traceback with --debug
+        if args.debug:
+            raise
+        text = " ".join(str(exc).split())[:200]
+        sys.stderr.write(
+            f"xnet: internal error: {type(exc).__name__}: {text} "
+            "(rerun with --debug for the traceback)\n"
+        )
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -48,7 +48,7 @@ from torch import nn
 from expandergraph import BipartiteGraph, Certificate, LayeredGraph
 
 from .modules import XConv2d, XLinear
-from .network import ChannelShuffle, Concat, Residual, XNet
+from .network import ChannelShuffle, Concat, Residual, XNet, network_from_layered
 
 __all__ = ["compile", "CertificateError", "DEFAULT_CHECKS", "DEFAULT_NETWORK_CHECKS"]
 
@@ -112,16 +112,20 @@ def _certify_layer(
 
 
 def _certify_network(
-    lg: LayeredGraph,
+    net,
     checks: Sequence[str],
-    parts: Sequence[Certificate],
+    parts: dict[str, Certificate],
     params: dict | None = None,
+    subject: str | None = None,
 ) -> Certificate:
-    from expandergraph.guarantees import certify_layered
+    """The network certificate of the spec's network graph (its layers already certified)."""
+    from expandergraph.network_guarantees import certify_network
 
     kw = {k: v for k, v in (params or {}).items() if k in _NETWORK_PARAMS}
     try:
-        return certify_layered(lg, checks=tuple(checks), layer_certificates=list(parts), **kw)
+        return certify_network(
+            net, checks=tuple(checks), layer_certificates=parts, subject=subject, **kw
+        )
     except ValueError as exc:
         raise ValueError(f"certify: {exc}") from None
 
@@ -192,10 +196,21 @@ def _backend_for(layer, spec, backend: str | None) -> str:
     return layer.options.get("backend") or "gather"
 
 
-def _lower(layer, spec, backend: str | None, graphs: list) -> nn.Module:
-    """One spec layer as a module (nested layers recursively); graphs appended in order."""
+def _layer_graphs(layers, out: dict) -> dict:
+    """Every graph layer's graph, keyed by spec location, nested layers included (in order)."""
     from expandergraph.spec import layer_graph
 
+    for layer in layers:
+        if layer.kind in ("residual", "concat"):
+            _layer_graphs(layer.body, out)
+            _layer_graphs(layer.shortcut or (), out)
+        elif layer.has_graph:
+            out[layer.where] = layer_graph(layer)
+    return out
+
+
+def _lower(layer, spec, backend: str | None, graphs: dict) -> nn.Module:
+    """One spec layer as a module (nested layers recursively), from the network's graphs."""
     if layer.kind == "residual":
         body = [_lower(sub, spec, backend, graphs) for sub in layer.body]
         short = [_lower(sub, spec, backend, graphs) for sub in layer.shortcut]
@@ -206,14 +221,13 @@ def _lower(layer, spec, backend: str | None, graphs: list) -> nn.Module:
         return ChannelShuffle(layer.options["groups"])
     if not layer.has_graph:
         return _graphless(layer)
-    g = layer_graph(layer)
+    g = graphs[layer.where]  # the network graph's own layer graph: one object, no rebuild
     kw = {"bias": layer.options.get("bias", True), "backend": _backend_for(layer, spec, backend)}
     if layer.kind == "linear":
         m = XLinear(layer.in_width, layer.out, g, **kw)
     else:
         m = XConv2d(layer.in_width, layer.out, graph=g, **_conv_args(layer), **kw)
     m.seed = layer.seed
-    graphs.append((layer.where, g))
     return m
 
 
@@ -293,21 +307,25 @@ def compile(
         raise ValueError(f"allow_uncertified: must be True or False, got {allow_uncertified!r}")
     if backend is not None and backend not in ("auto", "masked", "gather", "triton"):
         raise ValueError(f"backend: {backend!r} must be one of auto, masked, gather, triton")
+    from expandergraph.network import NetworkGraph
+
     spec = None
     names = None
     params: dict = {}
+    # 1. spec -> network graph (the layer graphs are built once, here)
     if isinstance(spec_or_layered_graph, LayeredGraph):
-        modules, graphs, shapes = _from_layered(
-            spec_or_layered_graph, backend or "gather", input_shape
-        )
+        lg = spec_or_layered_graph
+        modules, graph_list, shapes = _from_layered(lg, backend or "gather", input_shape)
+        graphs = dict(graph_list)
+        net = network_from_layered(lg)
     elif isinstance(spec_or_layered_graph, (str, Path, dict)) or hasattr(
         spec_or_layered_graph, "layers"
     ):
         spec = _load(spec_or_layered_graph, input_shape)
         names = spec.certify
         params = spec.certify_params
-        graphs = []
-        modules = [_lower(layer, spec, backend, graphs) for layer in spec.layers]
+        graphs = _layer_graphs(spec.layers, {})
+        net = NetworkGraph.from_spec(spec, graphs)
         shapes = [spec.input]
     else:
         raise ValueError(
@@ -315,20 +333,17 @@ def compile(
             f"{type(spec_or_layered_graph).__name__}"
         )
 
+    # 2. certify: every layer, then the whole network (skips and concatenations included)
     layer_checks, net_checks = _split_checks(names)
     certificates: dict[str, Certificate] = {}
-    for name, g in graphs:
+    for name, g in graphs.items():
         certificates[name] = _certify_layer(g, layer_checks, params)
-    try:
-        lg = LayeredGraph([g for _, g in graphs], [n for n, _ in graphs])
-    except ValueError:
-        lg = None  # e.g. a flatten of a spatial map between conv and linear layers
-    if spec is not None and spec.nested:
-        lg = None  # residual/concat layers: the graph layers are not a chain
-    if lg is not None:
+    if graphs:
         # always: a spec that drops the mixing checks gets an *incomplete* network certificate
-        parts = [certificates[n] for n, _ in graphs]
-        certificates["network"] = _certify_network(lg, net_checks, parts, params)
+        subject = spec.name if spec is not None and spec.name else None
+        certificates["network"] = _certify_network(
+            net, net_checks, dict(certificates), params, subject
+        )
 
     # anything but "passed" (failed, incomplete, undecided) is refused without an override
     failed = [(n, c.problems()) for n, c in certificates.items() if not c.passed]
@@ -348,10 +363,14 @@ def compile(
         override = f"allow_uncertified=True: {what}"
         for n, _ in failed:
             certificates[n].override = override
-    return XNet(
+    # 3. modules, from the network graph's layer graphs
+    if spec is not None:
+        modules = [_lower(layer, spec, backend, graphs) for layer in spec.layers]
+    model = XNet(
         modules,
         spec=spec,
         certificates=certificates,
         input_shape=shapes[0],
         override=override,
     )
+    return model

@@ -55,6 +55,7 @@ Example
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import pickle
 import zlib
@@ -221,7 +222,7 @@ def _parse_idx(data: bytes, path: Path, what: str, magic: int) -> np.ndarray:
     if len(data) < head:
         raise ValueError(f"{what}: {path} is truncated (IDX header needs {head} bytes)")
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    size = int(np.prod(dims, dtype=np.int64))
+    size = math.prod(dims)  # exact: an int64 product can overflow for hostile headers
     if len(data) - head != size:
         state = "truncated" if len(data) - head < size else "longer than its header says"
         raise ValueError(
@@ -303,7 +304,8 @@ def _load_pickle(path: Path, what: str) -> dict:
         with open(path, "rb") as fh:
             obj = _SafeUnpickler(fh, encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, MemoryError) as exc:  # fmt: skip
+            IndexError, KeyError, MemoryError, LookupError, UnicodeError, OverflowError,
+            RecursionError) as exc:  # fmt: skip
         raise ValueError(f"{what}: {path} is truncated or corrupt ({_first_line(exc)})") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{what}: {path} must hold a dict, found {type(obj).__name__}")

@@ -116,6 +116,7 @@ def run_demo(
     limit: int | None = None,
     stream: TextIO | None = None,
     quiet: bool = False,
+    overwrite: bool = False,
 ) -> dict:
     """Run the main job (module docstring) and return its summary as a JSON-ready dict.
 
@@ -138,6 +139,9 @@ def run_demo(
         Where the readable report goes (default ``sys.stdout``).
     quiet : bool
         Suppress the per-epoch lines of training.
+    overwrite : bool
+        Allow a non-empty ``out`` (its files are replaced); otherwise it is refused
+        and nothing in it is touched.
 
     Returns
     -------
@@ -173,6 +177,11 @@ def run_demo(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DemoError(f"out: {out} exists and is not a directory")
+    if not overwrite and out.is_dir() and any(out.iterdir()):
+        raise DemoError(
+            f"out: {out} is not empty; nothing was touched (choose an empty or new "
+            "directory, or pass --overwrite)"
+        )
 
     from expandergraph.guarantees import LAYER_CHECKS, LAYERED_CHECKS, certify_layered
     from expandergraph.mixing import reachability, tanner_depth
@@ -257,7 +266,7 @@ def run_demo(
 
     # -- 2. compile -------------------------------------------------------------------------
     from . import compile as xcompile
-    from .network import extract_graph
+    from .network import extract_graph, extract_layered
     from .summary import summarize
 
     say("")
@@ -311,13 +320,15 @@ def run_demo(
     # -- 4. verify: the trained network holds the certified graphs ----------------------
     say("")
     say("[4/5] read the graphs back and compare fingerprints with the certificate")
-    trained = extract_graph(model)
+    trained = extract_layered(model)
+    trained_net = extract_graph(model)
     ck_path = out / "best.pt"
     ck = load_checkpoint(ck_path)
     from_index = _index_graphs(ck["model"], model)
     fresh = xcompile(raw)
     load_checkpoint(ck_path, fresh)
-    reloaded = extract_graph(fresh)
+    reloaded = extract_layered(fresh)
+    reloaded_net = extract_graph(fresh)
     recert = certify_layered(
         trained, layer_checks=layer_checks, samples=samples, seed=seed, subject="extracted"
     )
@@ -336,7 +347,17 @@ def run_demo(
         "reloaded model": reloaded.fingerprint,
         "re-certified graph": recert.fingerprint,
     }
-    match = all(fps == cert_fps for fps in sources.values()) and len(set(layered.values())) == 1
+    network_fp = model.certificates["network"].fingerprint
+    network = {
+        "network certificate": network_fp,
+        "trained model": trained_net.fingerprint,
+        "reloaded model": reloaded_net.fingerprint,
+    }
+    match = (
+        all(fps == cert_fps for fps in sources.values())
+        and len(set(layered.values())) == 1
+        and len(set(network.values())) == 1
+    )
     for src, fps in sources.items():
         ok = fps == cert_fps
         shown = " ".join(_short(f) for f in fps)
@@ -344,6 +365,10 @@ def run_demo(
     say(
         f"    layered fingerprint {_short(cert.fingerprint)}: "
         + ("identical in all sources" if len(set(layered.values())) == 1 else f"DIFFERS {layered}")
+    )
+    say(
+        f"    network fingerprint {_short(network_fp)}: "
+        + ("identical in all sources" if len(set(network.values())) == 1 else f"DIFFERS {network}")
     )
     say(
         f"    re-certified: {'PASS' if recert.passed else 'FAIL'}, reach depth "
@@ -450,6 +475,9 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="train on N images only (quick checks)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch training lines")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the files of a non-empty --out"
+    )
 
 
 def demo_main(args: argparse.Namespace) -> int:
@@ -479,6 +507,7 @@ def demo_main(args: argparse.Namespace) -> int:
             limit=getattr(args, "limit", None),
             stream=io.StringIO() if as_json else None,
             quiet=bool(args.quiet or as_json),
+            overwrite=bool(getattr(args, "overwrite", False)),
         )
     except (ValueError, OSError) as exc:
         text = " ".join(str(exc).split()) or type(exc).__name__

@@ -25,7 +25,16 @@ Backends
     pass (it is gathered again); input gradients are formed by gathers too
     (:class:`GatherPlan`: no scatter, which is slow on the CPU), and both work
     in chunks so their working set stays near :data:`GATHER_CHUNK_ELEMENTS`
-    (:data:`CONV_CHUNK_ELEMENTS`).
+    (:data:`CONV_CHUNK_ELEMENTS`).  A 1x1 convolution is the linear layer over
+    pixels and runs as broadcast block matmuls in the NCHW layout instead
+    (no grouped convolution, no transpose).
+``"auto"`` (modules only)
+    Resolved per layer shape when the layer is built, by the measured rule of
+    :func:`auto_backend` (``triton`` on CUDA; on the CPU ``gather`` for
+    blocks >= 8 at density <= 1/4, ``masked`` otherwise).
+
+Every backend refuses an input whose width (features, channels) is not the
+layer's, with the one-line ``ValueError`` of :func:`check_width`.
 ``"triton"``
     Block-sparse GPU kernels from :mod:`compiler.kernels` (imported lazily).
 
@@ -55,6 +64,10 @@ __all__ = [
     "block_mask",
     "GatherPlan",
     "gather_plan",
+    "check_width",
+    "auto_backend",
+    "AUTO_MIN_BLOCK",
+    "AUTO_MAX_DENSITY",
 ]
 
 #: The backends every expander layer accepts.
@@ -72,10 +85,121 @@ GATHER_CHUNK_ELEMENTS: int = 1 << 19
 CONV_CHUNK_ELEMENTS: int = 1 << 21
 
 
+#: The ``auto`` rule on the CPU: ``gather`` when the layer's block is at least
+#: this many nodes (channels) and its density ``D / in`` is at most
+#: :data:`AUTO_MAX_DENSITY`; ``masked`` (dense math) otherwise.  Measured with
+#: ``benchmarks/bench_layers.py --only auto`` (2 threads, fwd+bwd): see
+#: :func:`auto_backend`.
+AUTO_MIN_BLOCK: int = 8
+
+#: See :data:`AUTO_MIN_BLOCK`.
+AUTO_MAX_DENSITY: float = 0.25
+
+
+def auto_backend(
+    in_width: int,
+    block: int,
+    degree: int,
+    *,
+    device: str | torch.device | None = None,
+    triton_available: bool | None = None,
+) -> str:
+    """The backend ``"auto"`` picks for a layer: the fastest correct one, by a measured rule.
+
+    * CUDA device (``device``, default: CUDA if available) with
+      :mod:`compiler.kernels` importable: ``"triton"``.
+    * Otherwise (CPU): ``"gather"`` when ``block >= AUTO_MIN_BLOCK`` and the
+      density ``degree / in_width <= AUTO_MAX_DENSITY``; else ``"masked"``.
+      Why: gather does ``density`` of the dense work, but in ``block x
+      block`` matmuls with an extra gather pass; below block 8 those matmuls
+      are memory-bound and gather is slower than the dense (masked) layer
+      (block 1: 0.2-0.6x dense), and above density 1/4 the saved work does
+      not pay for the gathers.  The thresholds come from the calibration
+      sweep of ``benchmarks/bench_layers.py --only auto`` (linear, 3x3 and
+      1x1 convolutions, blocks 1-32, densities 1/2-1/16), recorded in
+      ``benchmarks/results/bench_layers.json`` under ``"auto"``.
+
+    The rule depends only on the layer's shape, so it is fixed when the layer
+    is built (``masked`` and the others store the weight differently).
+
+    Examples
+    --------
+    >>> auto_backend(4096, 32, 512, device="cpu")
+    'gather'
+    >>> auto_backend(4096, 1, 512, device="cpu")
+    'masked'
+    >>> auto_backend(64, 16, 64, device="cpu")  # a dense graph
+    'masked'
+    """
+    dev = torch.device(device) if device is not None else None
+    cuda = dev.type == "cuda" if dev is not None else torch.cuda.is_available()
+    if cuda:
+        if triton_available is None:
+            try:
+                _kernels()
+                triton_available = True
+            except RuntimeError:
+                triton_available = False
+        if triton_available:
+            return "triton"
+    if block >= AUTO_MIN_BLOCK and degree <= AUTO_MAX_DENSITY * in_width:
+        return "gather"
+    return "masked"
+
+
 def _check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
     return backend
+
+
+def check_width(x: torch.Tensor, expected: int, who: str, kind: str = "linear") -> None:
+    """Refuse an input whose width is not the layer's, with one clear line.
+
+    ``kind`` is ``"linear"`` (width = last dimension, "features") or
+    ``"conv2d"`` (4-d ``(N, C, H, W)``, width = ``C``, "channels").  Every
+    backend calls this, so a wider input is never silently truncated and a
+    narrower one never reaches an index error.
+
+    Examples
+    --------
+    >>> check_width(torch.zeros(2, 3), 4, "XLinear")
+    Traceback (most recent call last):
+    ValueError: XLinear: input has 3 features (x shape (2, 3)), the layer expects in_features=4
+    """
+    if kind == "conv2d":
+        if x.dim() != 4:
+            raise ValueError(f"{who}: input must be 4-d (N, C, H, W), got shape {tuple(x.shape)}")
+        got, unit, name = x.shape[1], "channels", "in_channels"
+    else:
+        if x.dim() < 1:
+            raise ValueError(f"{who}: input must have a feature dimension, got a scalar")
+        got, unit, name = x.shape[-1], "features", "in_features"
+    if got != expected:
+        raise ValueError(
+            f"{who}: input has {got} {unit} (x shape {tuple(x.shape)}), "
+            f"the layer expects {name}={expected}"
+        )
+
+
+def _expected_width(index, b, in_width, plan, t_index) -> int | None:
+    """The layer's input width: given, or read off the plan / transposed table."""
+    if in_width is not None:
+        return int(in_width)
+    if plan is not None:
+        return int(plan.inverse.shape[0]) * b
+    if t_index is not None:
+        return int(t_index.shape[0]) * b
+    return None
+
+
+def _check_index_range(index: torch.Tensor, inp: int, b: int, who: str) -> None:
+    if index.numel() and int(index.max()) >= inp // b:
+        need = (int(index.max()) + 1) * b
+        raise ValueError(
+            f"{who}: input width {inp} is too narrow for the index table, which reads "
+            f"input blocks up to width {need}"
+        )
 
 
 def _check_tables(weight: torch.Tensor, index: torch.Tensor, block: int | None, ndim: int):
@@ -250,6 +374,15 @@ def gather_plan(index: torch.Tensor, in_blocks: int) -> GatherPlan:
     )
 
 
+def _linear_budget(b: int) -> int:
+    """The linear gather's chunk budget: :data:`GATHER_CHUNK_ELEMENTS`, x4 for blocks >= 64.
+
+    Measured at width 4096, batch 512, density 1/8 (2 threads): block 32 is
+    fastest at 2**19 elements, block 64 at 2**21 (fewer, larger ``bmm`` calls).
+    """
+    return GATHER_CHUNK_ELEMENTS * (4 if b >= 64 else 1)
+
+
 def _chunk(total: int, per_item: int, budget: int | None = None) -> int:
     budget = GATHER_CHUNK_ELEMENTS if budget is None else budget
     return max(1, min(total, budget // max(per_item, 1)))
@@ -288,7 +421,7 @@ class _GatherLinear(torch.autograd.Function):
         wr = weight.transpose(1, 2).reshape(ob, b, d * b)
         flat = index.reshape(-1)
         y = x.new_empty((n, ob, b))
-        c = _chunk(ob, d * b * n)
+        c = _chunk(ob, d * b * n, _linear_budget(b))
         for s in range(0, ob, c):
             e = min(ob, s + c)
             xg = xt.index_select(0, flat[s * d : e * d]).view(e - s, d * b, n)
@@ -314,7 +447,7 @@ class _GatherLinear(torch.autograd.Function):
             xt = x.t().contiguous().view(ib, b * n)
             flat = index.reshape(-1)
             parts = []
-            c = _chunk(ob, d * b * n)
+            c = _chunk(ob, d * b * n, _linear_budget(b))
             for s in range(0, ob, c):
                 e = min(ob, s + c)
                 xg = xt.index_select(0, flat[s * d : e * d]).view(e - s, d * b, n)
@@ -326,7 +459,7 @@ class _GatherLinear(torch.autograd.Function):
             rows = gt.view(ob, b * n)
             wslots = weight.reshape(ob * d, b, b)
             outs = []
-            for s, m, t in _plan_chunks(ctx.groups, b * n):
+            for s, m, t in _plan_chunks(ctx.groups, b * n, _linear_budget(b)):
                 g = rows.index_select(0, owners[s : s + m * t]).view(m, t * b, n)
                 w = wslots.index_select(0, slots[s : s + m * t]).view(m, t, b, b)
                 outs.append(torch.bmm(w.permute(0, 3, 1, 2).reshape(m, b, t * b), g))
@@ -446,6 +579,101 @@ class _GatherConv2d(torch.autograd.Function):
 
 
 # ---------------------------------------------------------------------------
+# gather backend: 1x1 convolution (a block-sparse matmul over pixels)
+# ---------------------------------------------------------------------------
+class _GatherConv1x1(torch.autograd.Function):
+    """1x1 expander convolution as batched block matmuls in the NCHW layout.
+
+    A 1x1 convolution is ``y[n, :, p] = W x[n, :, p]`` for every pixel ``p``:
+    the linear layer over ``(N*H*W, C)``.  Working on ``x`` viewed as
+    ``(N, in_blocks, block, H*W)`` needs no transpose to or from NCHW: a chunk
+    of ``c`` output blocks gathers ``(N, c, D*block, H*W)`` and one broadcast
+    ``matmul`` with the weight ``(c, block, D*block)`` gives ``(N, c, block,
+    H*W)``.  grad_w: ``matmul(gy, xg^T)`` summed over ``N``; grad_x: the
+    :class:`GatherPlan`, as for the linear layer.  Stride and padding are
+    applied to ``x`` before (a 1x1 kernel reads one pixel).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, index, bias, slots, owners, inverse, groups):
+        x = x.contiguous()
+        n, cin, h, w = x.shape
+        hw = h * w
+        ob, d, b = weight.shape[0], weight.shape[1], weight.shape[2]
+        ib = cin // b
+        wr = weight[..., 0, 0].transpose(1, 2).reshape(ob, b, d * b)
+        flat = index.reshape(-1)
+        xv = x.view(n, ib, b * hw)
+        budget = max(CONV_CHUNK_ELEMENTS, n * ob * b * hw)
+        c = _chunk(ob, n * d * b * hw, budget)
+        if c >= ob:
+            xg = xv.index_select(1, flat).view(n, ob, d * b, hw)
+            y = torch.matmul(wr, xg)
+            del xg
+        else:
+            y = x.new_empty((n, ob, b, hw))
+            for s in range(0, ob, c):
+                e = min(ob, s + c)
+                xg = xv.index_select(1, flat[s * d : e * d]).view(n, e - s, d * b, hw)
+                y[:, s:e] = torch.matmul(wr[s:e], xg)
+                del xg
+        y = y.view(n, ob * b, h, w)
+        if bias is not None:
+            y += bias.view(1, -1, 1, 1)
+        ctx.save_for_backward(x, weight, index, slots, owners, inverse)
+        ctx.groups = groups
+        ctx.has_bias = bias is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, weight, index, slots, owners, inverse = ctx.saved_tensors
+        n, cin, h, w = x.shape
+        hw = h * w
+        ob, d, b = weight.shape[0], weight.shape[1], weight.shape[2]
+        ib = cin // b
+        need_x, need_w, _, need_b = ctx.needs_input_grad[:4]
+        gy = gy.contiguous()
+        g4 = gy.view(n, ob, b, hw)
+        budget = max(CONV_CHUNK_ELEMENTS, n * ob * b * hw)
+        gx = gw = gb = None
+        if need_w:
+            flat = index.reshape(-1)
+            xv = x.view(n, ib, b * hw)
+            parts = []
+            c = _chunk(ob, n * d * b * hw, budget)
+            for s in range(0, ob, c):
+                e = min(ob, s + c)
+                xg = xv.index_select(1, flat[s * d : e * d]).view(n, e - s, d * b, hw)
+                parts.append(torch.matmul(g4[:, s:e], xg.transpose(2, 3)).sum(0))
+                del xg
+            gwr = parts[0] if len(parts) == 1 else torch.cat(parts)
+            gw = gwr.view(ob, b, d, b).transpose(1, 2).reshape(weight.shape).contiguous()
+        if need_x:
+            rows = gy.view(n, ob, b * hw)
+            wslots = weight.reshape(ob * d, b, b)
+            outs = []
+            for s, m, t in _plan_chunks(ctx.groups, n * b * hw, budget):
+                g = rows.index_select(1, owners[s : s + m * t]).view(n, m, t * b, hw)
+                wt = wslots.index_select(0, slots[s : s + m * t]).view(m, t, b, b)
+                outs.append(torch.matmul(wt.permute(0, 3, 1, 2).reshape(m, b, t * b), g))
+            outs.append(x.new_zeros((n, 1, b, hw)))
+            gx = torch.cat(outs, 1).index_select(1, inverse).view(n, cin, h, w)
+        if need_b and ctx.has_bias:
+            gb = gy.sum((0, 2, 3))
+        return gx, gw, None, gb, None, None, None, None
+
+
+def _conv1x1_input(x: torch.Tensor, stride, padding) -> torch.Tensor:
+    """What a 1x1 kernel reads: ``x`` zero-padded, then every ``stride``-th pixel."""
+    if padding != (0, 0):
+        x = F.pad(x, (padding[1], padding[1], padding[0], padding[0]))
+    if stride != (1, 1):
+        x = x[:, :, :: stride[0], :: stride[1]]
+    return x
+
+
+# ---------------------------------------------------------------------------
 # triton backend (lazy)
 # ---------------------------------------------------------------------------
 def _kernels():
@@ -482,6 +710,7 @@ def xlinear(
     t_index: torch.Tensor | None = None,
     t_slot: torch.Tensor | None = None,
     plan: GatherPlan | None = None,
+    in_width: int | None = None,
 ) -> torch.Tensor:
     """Expander linear map ``y = x W^T + bias`` with ``W`` supported on the graph.
 
@@ -491,7 +720,10 @@ def xlinear(
     may be omitted (it is read from ``weight``).  ``t_index``/``t_slot`` are the
     transposed tables the ``triton`` backend needs, ``plan`` the
     :class:`GatherPlan` of the ``gather`` backend (both built on the fly if
-    absent; modules build them once).
+    absent; modules build them once).  ``in_width`` is the layer's
+    ``in_features`` (read off ``plan`` or ``t_index`` when omitted); every
+    backend refuses an input of another width with the one-line
+    ``ValueError`` of :func:`check_width`.
 
     Reference: Prabhu et al., ECCV 2018, §3.2 (X-Linear), §3.3 (gather).
 
@@ -503,9 +735,14 @@ def xlinear(
     """
     _check_backend(backend)
     _, _, b = _check_tables(weight, index, block, 4)
+    expected = _expected_width(index, b, in_width, plan, t_index)
+    if expected is not None:
+        check_width(x, expected, "xlinear")
     inp = x.shape[-1]
     if inp % b:
         raise ValueError(f"x: last dimension {inp} is not a multiple of block {b}")
+    if expected is None:
+        _check_index_range(index, inp, b, "xlinear")
     lead = x.shape[:-1]
     x2 = x.reshape(-1, inp)
     if backend == "masked":
@@ -545,14 +782,18 @@ def xconv2d(
     t_index: torch.Tensor | None = None,
     t_slot: torch.Tensor | None = None,
     plan: GatherPlan | None = None,
+    in_width: int | None = None,
 ) -> torch.Tensor:
     """Expander convolution: output channel ``v`` convolves only its graph neighbours.
 
     Conventions: ``x`` is ``(N, C_in, H, W)``; ``weight`` is packed
     ``(out_blocks, D, block, block, kh, kw)`` over the channel graph ``index``
     (:mod:`compiler.ell`); ``stride``, ``padding``, ``dilation`` as in
-    ``F.conv2d`` (ints or pairs); ``t_index``/``t_slot``/``plan`` as in
-    :func:`xlinear`.  The result equals ``F.conv2d`` with the dense weight of
+    ``F.conv2d`` (ints or pairs); ``t_index``/``t_slot``/``plan``/``in_width``
+    (``in_channels``) as in :func:`xlinear`.  On the ``gather`` backend a 1x1
+    kernel runs as a block-sparse matmul over pixels in the NCHW layout
+    (:class:`_GatherConv1x1`), larger kernels as channel gather + grouped
+    convolution.  The result equals ``F.conv2d`` with the dense weight of
     :func:`dense_weight`.
 
     Reference: Prabhu et al., ECCV 2018, §3.2 (X-Conv), §3.3 (gather, then a
@@ -573,13 +814,21 @@ def xconv2d(
     )
     if x.dim() != 4:
         raise ValueError(f"x: must be 4-d (N, C, H, W), got shape {tuple(x.shape)}")
+    expected = _expected_width(index, b, in_width, plan, t_index)
+    if expected is not None:
+        check_width(x, expected, "xconv2d", "conv2d")
     cin = x.shape[1]
     if cin % b:
         raise ValueError(f"x: {cin} channels is not a multiple of block {b}")
+    if expected is None:
+        _check_index_range(index, cin, b, "xconv2d")
     if backend == "masked":
         return F.conv2d(x, dense_weight(weight, index, cin), bias, stride, padding, dilation)
     if backend == "gather":
         p = plan if plan is not None else gather_plan(index, cin // b)
+        if tuple(weight.shape[4:]) == (1, 1):
+            xs = _conv1x1_input(x, stride, padding)
+            return _GatherConv1x1.apply(xs, weight, index, bias, *p[:3], p.groups)
         return _GatherConv2d.apply(
             x, weight, index, bias, stride, padding, dilation, *p[:3], p.groups
         )

@@ -116,7 +116,7 @@ class _XLayer(nn.Module):
             raise ValueError(f"{who}: seed={seed!r} must be a non-negative integer")
         if not isinstance(bias, bool):
             raise ValueError(f"{who}: bias={bias!r} must be True or False")
-        backend = _check_backend(backend, who)
+        _check_backend(backend, who)
         graph = _resolve_graph(inp, out, graph, degree, density, block, int(seed), who)
         try:
             index = ell_from_graph(graph)
@@ -264,8 +264,9 @@ class _XLayer(nn.Module):
         buffer; the other backends get the packed parameter back (built from the
         dense one, off-graph entries dropped).  The weight becomes a new
         ``Parameter``: build optimisers after converting.  ``"auto"`` picks
-        ``triton`` when CUDA and :mod:`compiler.kernels` are available, else
-        ``gather``.
+        by the measured rule of :func:`compiler.functional.auto_backend`:
+        ``triton`` when CUDA and :mod:`compiler.kernels` are available; on the
+        CPU ``gather`` for blocks >= 8 at density <= 1/4, else ``masked``.
 
         Examples
         --------
@@ -276,6 +277,8 @@ class _XLayer(nn.Module):
         True
         """
         backend = _check_backend(backend, type(self).__name__)
+        if backend == "auto":
+            backend = self.auto_backend()
         old = self.backend
         if backend == old:
             return self
@@ -294,6 +297,18 @@ class _XLayer(nn.Module):
             self.weight = nn.Parameter(new.contiguous(), requires_grad=w.requires_grad)
         self.backend = backend
         return self
+
+    def auto_backend(self) -> str:
+        """The backend ``"auto"`` picks for this shape (:func:`~compiler.functional.auto_backend`).
+
+        Examples
+        --------
+        >>> XLinear(4096, 4096, density=1 / 8, block=32).auto_backend()
+        'gather'
+        >>> XLinear(4096, 4096, density=1 / 8).auto_backend()  # block 1
+        'masked'
+        """
+        return XF.auto_backend(self.in_width, self.block, self.degree)
 
     # -- forward helpers -------------------------------------------------------
     def _masked_weight(self) -> torch.Tensor:
@@ -399,14 +414,9 @@ class _XLayer(nn.Module):
 
 
 def _check_backend(backend, who: str) -> str:
+    """``backend`` if it is a backend name or ``"auto"`` (resolved by the layer)."""
     if backend == "auto":
-        backend = "gather"
-        if torch.cuda.is_available():
-            try:
-                XF._kernels()
-                backend = "triton"
-            except RuntimeError:
-                pass
+        return backend
     if backend not in XF.BACKENDS:
         raise ValueError(
             f"{who}: backend={backend!r} must be one of {', '.join(XF.BACKENDS + ('auto',))}"
@@ -530,6 +540,7 @@ class XLinear(_XLayer):
         return self.out_width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        XF.check_width(x, self.in_width, "XLinear")
         if self.backend == "masked":
             return nn.functional.linear(x, self._masked_weight(), self.bias)
         return XF.xlinear(
@@ -542,6 +553,7 @@ class XLinear(_XLayer):
             t_index=self.t_index,
             t_slot=self.t_slot,
             plan=self.plan,
+            in_width=self.in_width,
         )
 
     def extra_repr(self) -> str:
@@ -638,6 +650,7 @@ class XConv2d(_XLayer):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        XF.check_width(x, self.in_width, "XConv2d", "conv2d")
         if self.backend == "masked":
             return nn.functional.conv2d(
                 x, self._masked_weight(), self.bias, self.stride, self.padding, self.dilation
@@ -655,6 +668,7 @@ class XConv2d(_XLayer):
             t_index=self.t_index,
             t_slot=self.t_slot,
             plan=self.plan,
+            in_width=self.in_width,
         )
 
     def extra_repr(self) -> str:

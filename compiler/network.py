@@ -42,7 +42,9 @@ __all__ = [
     "Concat",
     "ChannelShuffle",
     "extract_graph",
+    "extract_layered",
     "extract_graphs",
+    "network_from_layered",
     "expander_layers",
     "spec_name",
     "NET_FORMAT",
@@ -284,7 +286,7 @@ def extract_graphs(model: nn.Module) -> list[tuple[str, BipartiteGraph]]:
     ]
 
 
-def extract_graph(model: nn.Module) -> LayeredGraph:
+def extract_layered(model: nn.Module) -> LayeredGraph:
     """The model's connectivity, read back from its ``index`` buffers.
 
     One :class:`expandergraph.BipartiteGraph` per expander layer, in order,
@@ -302,7 +304,7 @@ def extract_graph(model: nn.Module) -> LayeredGraph:
     --------
     >>> from compiler.modules import XLinear
     >>> net = nn.Sequential(XLinear(8, 8, degree=2), nn.ReLU(), XLinear(8, 4, degree=2))
-    >>> extract_graph(net).widths
+    >>> extract_layered(net).widths
     [8, 8, 4]
     """
     layers = expander_layers(model)
@@ -319,3 +321,54 @@ def extract_graph(model: nn.Module) -> LayeredGraph:
         return LayeredGraph(graphs, [n for n, _ in layers])
     except ValueError as exc:
         raise ValueError(f"model: the expander layers' widths do not chain ({exc})") from None
+
+
+def extract_graph(model: nn.Module):
+    """The model's network graph (:class:`expandergraph.network.NetworkGraph`), read back.
+
+    Every layer graph is rebuilt from the (trained, saved or reloaded) ELL index
+    buffers, never from a cached object; the network's structure (residuals,
+    concatenations, shuffles, flatten) comes from the model's spec.  Its
+    ``fingerprint`` equals ``model.certificates["network"].fingerprint`` for a
+    model built by :func:`compiler.compile` (any zoo model, freshly compiled,
+    trained, saved and reloaded).  A plain chain of expander modules (no spec)
+    gives the chain network of :meth:`~expandergraph.network.NetworkGraph.from_layered`;
+    :func:`extract_layered` gives the :class:`~expandergraph.LayeredGraph` of a chain.
+
+    Examples
+    --------
+    >>> from compiler import compile
+    >>> model = compile({"input": 16, "layers": [{"out": 16, "degree": 16}]})
+    >>> extract_graph(model).fingerprint == model.certificates["network"].fingerprint
+    True
+    """
+    from expandergraph.network import NetworkGraph
+
+    layers = expander_layers(model)
+    if not layers:
+        raise ValueError("model: has no expander (XLinear/XConv2d) layer")
+    graphs = {name: graph_from_index(m.index, m.in_width, m.block, name) for name, m in layers}
+    if isinstance(model, XNet) and model.spec is not None:
+        return NetworkGraph.from_spec(model.spec, graphs)
+    lg = extract_layered(model)
+    if isinstance(model, XNet):
+        return network_from_layered(lg)
+    return NetworkGraph.from_layered(lg)
+
+
+def network_from_layered(lg: LayeredGraph):
+    """The network graph of a model compiled from a ``LayeredGraph``: module names as tensors.
+
+    ``compile(lg)`` puts a ReLU between consecutive layers, so graph layer ``k`` is
+    module ``layers[2k]``; the ReLUs are identity edges.
+    """
+    from expandergraph.network import NetworkGraph
+
+    net = NetworkGraph(lg.widths[0], "")
+    prev = "input"
+    for k, layer in enumerate(lg):
+        if k:
+            prev = net.identity(f"layers[{2 * k - 1}]", prev)
+        prev = net.graph(f"layers[{2 * k}]", prev, layer)
+    net.output(prev)
+    return net

@@ -394,8 +394,13 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None) -> 
         m = re.search(r"Unsupported global: GLOBAL (\S+)", text)
         if m:
             raise ValueError(
-                f"checkpoint: {p} is not a plain checkpoint: it needs the global {m.group(1)}, "
-                "which weights_only loading refuses"
+                f"checkpoint: {p} holds objects that weights-only loading refuses (it "
+                f"needs the global {m.group(1)}, which is not allowed); no code in it ran"
+            ) from None
+        if re.search(r"Unsupported class|Trying to (call|instantiate|set)", text):
+            raise ValueError(
+                f"checkpoint: {p} holds objects that weights-only loading refuses "
+                f"({_first_line(exc).split('. ')[0][:120]}); no code in it ran"
             ) from None
         raise ValueError(
             f"checkpoint: {p} is corrupt or not a torch file ({_first_line(exc).split('. ')[0]})"
@@ -446,7 +451,9 @@ def _cert_fingerprints(cert) -> list[str]:
         return []
     if isinstance(cert, dict):
         # an XNet's {"layers[i]": layer cert, ..., "network": layered cert}: the layers
-        layers = [c for c in cert.values() if getattr(c, "kind", None) != "layered"]
+        layers = [
+            c for c in cert.values() if getattr(c, "kind", None) not in ("layered", "network")
+        ]
         return [f for c in (layers or cert.values()) for f in _cert_fingerprints(c)]
     if isinstance(cert, (list, tuple)):
         return [f for c in cert for f in _cert_fingerprints(c)]
@@ -590,7 +597,14 @@ def build_model(
             func = getattr(importlib.import_module(mod_name), func_name)
         except (ImportError, AttributeError) as exc:
             raise ValueError(f"model: cannot import {text!r} ({_first_line(exc)})") from None
-        model = _call_with_supported(func, {**extra, **options})
+        _check_factory(text, func, mod_name)
+        try:
+            model = _call_with_supported(func, {**extra, **options})
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(
+                f"model: factory {text!r} could not build a model for input shape "
+                f"{extra.get('input_shape')} ({_first_line(exc)[:160]})"
+            ) from None
     else:
         try:
             models = importlib.import_module("compiler.models")
@@ -611,17 +625,32 @@ def build_model(
     return model, False
 
 
-def _read_spec(path: Path) -> dict:
-    try:
-        text = path.read_text()
-        if path.suffix.lower() == ".json":
-            raw = json.loads(text)
-        else:
-            import yaml
+def _check_factory(text: str, func, mod_name: str) -> None:
+    """Refuse a ``module:function`` that cannot be a model builder.
 
-            raw = yaml.safe_load(text)
-    except Exception as exc:  # yaml/json parse errors, decoding errors
-        raise ValueError(f"model: cannot parse spec {path} ({_first_line(exc)})") from None
+    Accepted: a Python function, or a ``torch.nn.Module`` subclass, whose result
+    is then checked to be an ``nn.Module``.  Refused before any call: builtins
+    (``builtins:exec``), other classes, and non-callables.
+    """
+    if mod_name == "builtins" or inspect.isbuiltin(func) or not callable(func):
+        raise ValueError(
+            f"model: {text!r} is not a model builder (a function or nn.Module class that "
+            "builds a model for the input shape)"
+        )
+    if inspect.isclass(func) and not issubclass(func, nn.Module):
+        raise ValueError(f"model: {text!r} is a class but not a torch.nn.Module subclass")
+
+
+def _read_spec(path: Path) -> dict:
+    """The spec file through :func:`expandergraph.spec.read_spec`, the one spec reader
+    (duplicate keys, oversized files and over-deep nesting are refused)."""
+    from expandergraph.spec import read_spec
+
+    try:
+        raw = read_spec(path)
+    except ValueError as exc:
+        msg = str(exc).removeprefix(f"{path}: ")
+        raise type(exc)(f"model: cannot parse spec {path} ({msg})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"model: spec {path} must be a mapping at the top level")
     return dict(raw)
@@ -1014,15 +1043,16 @@ def _fit(model, data, cfg: TrainConfig, d: _Dist, device_type: str, options: dic
         raise ValueError("resume: needs an output directory (out) holding last.pt")
     if cfg.resume and not last.is_file():
         raise ValueError(f"resume: no checkpoint at {last} to resume from")
-    if (
-        out
-        and not cfg.resume
-        and not cfg.overwrite
-        and (last.exists() or (out / "summary.json").exists())
-    ):
-        raise ValueError(
-            f"out: {out} already holds a run; pass --resume to continue it or --overwrite"
-        )
+    if out and not cfg.resume and not cfg.overwrite:
+        if last.exists() or (out / "summary.json").exists():
+            raise ValueError(
+                f"out: {out} already holds a run; pass --resume to continue it or --overwrite"
+            )
+        if out.is_dir() and any(not _TEMP_RE.match(f.name) for f in out.iterdir()):
+            raise ValueError(
+                f"out: {out} is not empty and holds no run; nothing was touched "
+                "(choose an empty directory or pass --overwrite)"
+            )
 
     _seed_everything(cfg.seed)
     core, flatten, model_name = _build(model, cfg, train, options)
@@ -1052,12 +1082,14 @@ def _fit(model, data, cfg: TrainConfig, d: _Dist, device_type: str, options: dic
         history, best, start = list(ck["history"]), dict(ck["best"]), int(ck["epoch"])
         best_state = _load_best(out / "best.pt", core, best, start)
         _set_rng_state(ck["rng"])
-        if start >= cfg.epochs and (out / "summary.json").is_file():
+        if start >= cfg.epochs and (previous := _current_summary(out, history, best)):
             _log(d, cfg, f"{out} already completed {start} epochs; nothing to do")
-            return json.loads((out / "summary.json").read_text())
+            return previous
+        # otherwise a missing or stale summary.json: finish the final evaluation and rewrite it
         _log(d, cfg, f"resumed {last} at epoch {start} (best val acc {best['val_acc']:.4f})")
     if out and d.main:
         out.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(out)
     net = core
     if d.world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -1171,6 +1203,53 @@ def _fit(model, data, cfg: TrainConfig, d: _Dist, device_type: str, options: dic
         if done:
             _atomic_write(out / "summary.json", lambda fh: json.dump(summary, fh, indent=1), "w")
     _barrier(d)
+    return summary
+
+
+_TEMP_RE = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$")
+
+
+def _remove_stale_temps(out: Path) -> list[str]:
+    """Delete temporary files that a killed writer left in ``out`` (see :func:`_atomic_write`).
+
+    A temp file is named ``.NAME.PID.HEX.tmp``; it is removed unless process
+    ``PID`` is this one or still alive.  Returns the names removed.
+    """
+    removed = []
+    for f in out.iterdir():
+        m = _TEMP_RE.match(f.name)
+        if not m or not f.is_file():
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # alive: may be writing right now
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError, OSError):
+            continue
+        try:
+            f.unlink()
+            removed.append(f.name)
+        except OSError:  # pragma: no cover - raced with another cleaner
+            pass
+    return removed
+
+
+def _current_summary(out: Path, history: list, best: dict) -> dict | None:
+    """``summary.json`` if it describes the checkpointed run (same history and best), else None."""
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or summary.get("stopped"):
+        return None
+    if summary.get("epochs") != len(history) or summary.get("best_epoch") != best.get("epoch"):
+        return None
+    if json.loads(json.dumps(summary.get("history"))) != json.loads(json.dumps(history)):
+        return None
     return summary
 
 
@@ -1346,7 +1425,7 @@ def train_main(args: argparse.Namespace) -> int:
             cfg.out = _default_out(str(args.model), str(args.data), cfg.seed)
         options = dict(getattr(args, "model_option", None) or [])
         fit(args.model, args.data, cfg, model_options=options)
-    except (ValueError, FloatingPointError) as exc:
+    except (ValueError, FloatingPointError, OSError) as exc:
         print(f"{prog}: error: {_first_line(exc)}", file=sys.stderr)
         # a refused certificate exits 1, as ``xnet compile`` does; bad input exits 2
         return 1 if type(exc).__name__ == "CertificateError" else 2

@@ -65,7 +65,7 @@ def _cmd_build(args) -> int:
 
 
 def _cmd_certify(args) -> int:
-    if args.source.endswith(_LAYERED_SUFFIXES):
+    if args.source.lower().endswith(_LAYERED_SUFFIXES):
         from .cli_layered import certify_layered_source
 
         return certify_layered_source(args.source, args.json, sys.stdout, claim_params(args))
@@ -158,16 +158,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an unexpected error"
+    )
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (ValueError, OSError, KeyError) as exc:
+        if args.debug:
+            raise
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"expandergraph: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         print("expandergraph: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # an unexpected error: one line, the traceback on --debug
+        if args.debug:
+            raise
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        print(
+            f"expandergraph: internal error: {type(exc).__name__}: {text} "
+            "(rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -304,7 +304,7 @@ def add_commands(subparsers) -> None:
     m.add_argument(
         "--sample", type=int, metavar="K", help="follow K random start nodes only (huge widths)"
     )
-    m.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
+    m.add_argument("--seed", type=_seed_arg, default=0, help="seed for --sample (default 0, >= 0)")
     m.set_defaults(func=cmd_mixing)
 
     p = subparsers.add_parser(
@@ -325,3 +325,16 @@ def add_commands(subparsers) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("use: expandergraph mixing|paths|certify ...")
+
+
+def _seed_arg(text: str) -> int:
+    """argparse type for ``--seed``: a non-negative integer (the message names ``--seed``)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value

@@ -24,6 +24,7 @@ from typing import IO
 import numpy as np
 
 from .graph import Graph
+from .limits import check_bytes
 
 __all__ = ["parse_edgelist", "read_edgelist", "write_edgelist"]
 
@@ -39,7 +40,10 @@ def parse_edgelist(stream: IO[str], source: str = "<edgelist>") -> Graph:
         line = raw.strip()
         m = _HEADER.match(line)
         if m:
-            n_header = int(m.group(1))
+            digits = m.group(1)
+            if len(digits) > 30:  # far beyond any size that fits; int() would refuse > 4300
+                raise ValueError(f"{source}:{lineno}: header n has {len(digits)} digits")
+            n_header = int(digits)
             continue
         line = line.split("#", 1)[0].strip()
         if not line:
@@ -49,6 +53,8 @@ def parse_edgelist(stream: IO[str], source: str = "<edgelist>") -> Graph:
             raise ValueError(f"{source}:{lineno}: malformed line {raw.strip()!r} (expected 'u v')")
         pair = []
         for tok in parts[:2]:
+            if len(tok) > 30:
+                raise ValueError(f"{source}:{lineno}: node {tok[:20]}... has {len(tok)} characters")
             try:
                 val = int(tok)
             except ValueError:
@@ -69,6 +75,8 @@ def parse_edgelist(stream: IO[str], source: str = "<edgelist>") -> Graph:
         if n_header < n:
             raise ValueError(f"{source}: header n={n_header} but node {n - 1} occurs")
         n = n_header
+    # CSR of both edge directions plus the sort keys, and the n+1 row pointers
+    check_bytes("edgelist", f"{source}: n={n}", 8 * (2 * (n + 1) + 8 * u.size))
     return Graph.from_edges(n, u, v, name=source)
 
 

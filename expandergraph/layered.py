@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .graph import BipartiteGraph
+from .limits import check_bytes
 
 __all__ = ["LayeredGraph"]
 
-_NPZ_FORMAT = "xnets.layered/1"
+_NPZ_FORMAT = "xnets.layered/2"
+_OLD_FORMATS = ("xnets.layered/1",)  # no digest; still read, with every other check
+_FIELDS = {"left": int, "right": int, "block": int, "name": str, "fingerprint": str}
 
 
 class LayeredGraph:
@@ -73,9 +78,13 @@ class LayeredGraph:
         return hashlib.sha256("".join(self.fingerprints).encode()).hexdigest()
 
     def save(self, path: str | Path) -> None:
-        """Write all layers to one ``.npz`` file (CSR arrays, block sizes, names)."""
+        """Write all layers to one ``.npz`` file (CSR arrays, block sizes, names).
+
+        The header records a sha256 ``digest`` over the rest of the header and
+        every array (name, dtype, shape, bytes), checked by :meth:`load`.
+        """
         arrays: dict[str, np.ndarray] = {}
-        header = {"format": _NPZ_FORMAT, "layers": []}
+        header: dict = {"format": _NPZ_FORMAT, "layers": []}
         for i, l in enumerate(self.layers):
             arrays[f"indptr_{i}"] = l.indptr
             arrays[f"indices_{i}"] = l.indices
@@ -88,35 +97,50 @@ class LayeredGraph:
                     "fingerprint": l.fingerprint,
                 }
             )
+        header["digest"] = _digest(header, arrays)
         arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
         with open(path, "wb") as fh:
             np.savez_compressed(fh, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> LayeredGraph:
-        """Read a file written by :meth:`save`; fingerprints are verified."""
+        """Read a file written by :meth:`save`, checking the whole file.
+
+        The archive must hold exactly the header and two arrays per header layer;
+        the digest (files of format ``xnets.layered/2``), every header field and
+        every layer fingerprint are verified.  Any defect is one ``ValueError``
+        naming ``path``.
+        """
         try:
             z = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise ValueError(f"{path}: cannot read layered graph ({_first_line(exc)})") from None
         if not hasattr(z, "files"):
             raise ValueError(f"{path}: cannot read layered graph (not an .npz archive)")
-        with z:
-            try:
-                header = json.loads(bytes(z["header"]).decode())
-                if header.get("format") != _NPZ_FORMAT:
-                    raise ValueError("not an xnets layered-graph file")
-                specs = header["layers"]
-                arrays = [(z[f"indptr_{i}"], z[f"indices_{i}"]) for i in range(len(specs))]
-            except (KeyError, ValueError, TypeError, json.JSONDecodeError, OSError) as exc:
-                raise ValueError(
-                    f"{path}: cannot read layered graph ({_first_line(exc)})"
-                ) from None
+        try:
+            with z:
+                specs, arrays = _read_archive(z)
+        except (
+            KeyError,
+            ValueError,
+            TypeError,
+            OSError,
+            EOFError,
+            MemoryError,
+            zipfile.BadZipFile,
+            zlib.error,
+            RecursionError,
+        ) as exc:
+            raise ValueError(f"{path}: cannot read layered graph ({_first_line(exc)})") from None
         layers = []
-        for i, (h, (indptr, indices)) in enumerate(zip(specs, arrays)):
-            layer = BipartiteGraph.from_csr(
-                h["left"], h["right"], indptr, indices, h["block"], h["name"]
-            )
+        for i, h in enumerate(specs):
+            indptr, indices = arrays[f"indptr_{i}"], arrays[f"indices_{i}"]
+            try:
+                layer = BipartiteGraph.from_csr(
+                    h["left"], h["right"], indptr, indices, h["block"], h["name"]
+                )
+            except ValueError as exc:
+                raise ValueError(f"{path}: layers[{i}]: {_first_line(exc)}") from None
             if layer.fingerprint != h["fingerprint"]:
                 raise ValueError(f"{path}: layers[{i}] fingerprint mismatch (file corrupt)")
             layers.append(layer)
@@ -128,4 +152,68 @@ class LayeredGraph:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def _digest(header: dict, arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over the header (without ``digest``) and every array, in name order."""
+    h = hashlib.sha256()
+    rest = {k: v for k, v in header.items() if k != "digest"}
+    h.update(json.dumps(rest, sort_keys=True).encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"\0{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _read_archive(z) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Checked ``(layer headers, arrays)`` of an open ``.npz``; raises on any defect."""
+    if "header" not in z.files:
+        raise ValueError("no header (not an xnets layered-graph file)")
+    raw = z["header"]
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ValueError("header is not a byte string")
+    try:
+        header = json.loads(bytes(raw).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError("header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    fmt = header.get("format")
+    if fmt != _NPZ_FORMAT and fmt not in _OLD_FORMATS:
+        raise ValueError(f"format {fmt!r} is not an xnets layered-graph file")
+    specs = header.get("layers")
+    if not isinstance(specs, list) or not specs:
+        raise ValueError("header 'layers' must be a non-empty list of layer records")
+    for i, h in enumerate(specs):
+        if not isinstance(h, dict):
+            raise ValueError(f"header layers[{i}] is not a record")
+        for key, typ in _FIELDS.items():
+            if key not in h:
+                raise ValueError(f"header layers[{i}] is missing the field {key!r}")
+            val = h[key]
+            if not isinstance(val, typ) or (typ is int and (isinstance(val, bool) or val < 1)):
+                what = "a positive integer" if typ is int else "a string"
+                raise ValueError(f"header layers[{i}].{key}={val!r} must be {what}")
+        check_bytes("layered graph", f"layers[{i}] right={h['right']}", 8 * (h["right"] + 1))
+    expected = {"header"} | {f"{k}_{i}" for i in range(len(specs)) for k in ("indptr", "indices")}
+    found = set(z.files)
+    if found != expected:
+        extra, missing = sorted(found - expected), sorted(expected - found)
+        raise ValueError(
+            f"header lists {len(specs)} layers but the archive "
+            + (f"also holds {', '.join(extra[:3])}" if extra else "")
+            + (" and " if extra and missing else "")
+            + (f"lacks {', '.join(missing[:3])}" if missing else "")
+        )
+    arrays = {}
+    for name in sorted(expected - {"header"}):
+        a = z[name]
+        if a.ndim != 1 or a.dtype.kind not in "iu":
+            raise ValueError(f"array {name} must be a 1-d integer array")
+        arrays[name] = a
+    if fmt == _NPZ_FORMAT and header.get("digest") != _digest(header, arrays):
+        raise ValueError("digest mismatch: header or arrays altered (file corrupt)")
+    return specs, arrays

@@ -568,6 +568,26 @@ def _grow(nodes: int, src: _Side, dst: _Side, mu: float) -> int:
     return dst.min_nodes(b * dst.total)
 
 
+def _least_preimage(target: float, src: _Side, dst: _Side, mu: float, width: int) -> float:
+    """Least ``v`` in ``0..width`` with ``_grow(v, src, dst, mu) >= target`` (``inf``: none).
+
+    ``_grow`` is non-decreasing in ``v`` (volumes, Tanner's step and the node
+    conversion all are), so a binary search finds it.
+    """
+    if target <= 0:
+        return 0
+    if target == math.inf or _grow(width, src, dst, mu) < target:
+        return math.inf
+    lo, hi = 0, width  # invariant: _grow(hi) >= target
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _grow(mid, src, dst, mu) >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def tanner_depth(
     lg: LayeredGraph, from_layer: int = 0, *, spectra: list[LayerSpectrum] | None = None
 ) -> dict:
@@ -621,13 +641,18 @@ def tanner_depth(
     for k in range(levels):
         fwd.append(_grow(fwd[-1], sides[k][0], sides[k][1], mus[k]))
     found = None
-    for t in range(1, levels + 1):
-        back = {t: 1}
-        for r in range(1, t + 1):
-            k = t - r  # layer k maps level k -> k+1; go from level k+1 back to k
-            back[k] = _grow(back[k + 1], sides[k][1], sides[k][0], mus[k])
-        if any(fwd[s] + back[s] > widths[s] for s in range(t + 1)):
-            found = t
+    # t is proven iff some s <= t has fwd[s] + B(t, s) > widths[s], where B(t, s) grows one
+    # node of level t back to level s.  Every backward step G_k (level k+1 -> k) is
+    # monotone, so "some s <= k meets" is "B(t, k) >= need[k]" with a threshold that
+    # does not depend on t: need[0] = widths[0] - fwd[0] + 1 and need[k] =
+    # min(widths[k] - fwd[k] + 1, least v with G_{k-1}(v) >= need[k-1]).  Then t is
+    # proven iff need[t] <= 1 (B(t, t) = 1): one pass, O(levels log width).
+    need = widths[0] - fwd[0] + 1
+    for k in range(1, levels + 1):
+        pre = _least_preimage(need, sides[k - 1][1], sides[k - 1][0], mus[k - 1], widths[k])
+        need = min(widths[k] - fwd[k] + 1, pre)
+        if need <= 1:
+            found = k
             break
     closed = None
     if all(s.biregular for s in spectra) and len(set(widths)) == 1:

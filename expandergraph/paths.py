@@ -238,33 +238,76 @@ def _subset_extreme(dev: np.ndarray, size: int) -> float:
     return float(max(abs(asc[-size:].sum()), abs(asc[:size].sum())))
 
 
-def _chain_bound(edges, eps, devs, widths, s_size: int, t_size: int) -> float:
-    """Bound for a chain whose layers all have constant in-degree (see module doc).
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else -math.inf
+
+
+def _logsumexp(terms: list[float]) -> float:
+    top = max(terms, default=-math.inf)
+    if top == -math.inf:
+        return -math.inf
+    return top + math.log(sum(math.exp(t - top) for t in terms))
+
+
+def _chain_log_bound(edges, eps, devs, widths, s_size: int, t_size: int) -> float:
+    """Natural log of the bound for a chain whose layers all have constant in-degree.
 
     ``edges[l]``, ``eps[l]`` and ``devs[l]`` (out-degree deviations) describe layer
     ``l`` of the chain, which maps level ``l`` (width ``widths[l]``) to ``l + 1``.
+    Products over the layers are sums of logarithms, so chains of any depth give
+    a finite value (``-inf`` for a zero bound); see the module docstring.
     """
     n_i, n_j = widths[0], widths[-1]
-    ps = math.sqrt(s_size * (1 - s_size / n_i))
-    pt = math.sqrt(t_size * (1 - t_size / n_j)) if devs[-1] is None else math.sqrt(t_size)
-    bound = math.prod(eps) * ps * pt
+    log_ps = 0.5 * _log(s_size * (1 - s_size / n_i))
+    log_pt = 0.5 * (_log(t_size * (1 - t_size / n_j)) if devs[-1] is None else _log(t_size))
+    log_eps = [_log(e) for e in eps]
     t = len(eps)
+    # suffix sums of log(edges / (w_l w_{l+1})) and of log(widths[l]): one pass, O(t)
+    log_density = [_log(edges[l]) - math.log(widths[l]) - math.log(widths[l + 1]) for l in range(t)]
+    suf_density = [0.0] * (t + 1)
+    suf_width = [0.0] * (t + 1)
+    for l in range(t - 1, -1, -1):
+        suf_density[l] = suf_density[l + 1] + log_density[l]
+        suf_width[l] = suf_width[l + 1] + math.log(widths[l])
+    pre_eps = [0.0] * (t + 1)
+    for l in range(t):
+        pre_eps[l + 1] = pre_eps[l] + log_eps[l]
+    terms = [pre_eps[t] + log_ps + log_pt]
     for k in range(1, t):  # M-block = layers k..t-1, E-block = layers 0..k-1
         dev = devs[k - 1]
         if dev is None:
             continue
-        g = 1.0
-        for l in range(k, t):
-            g *= edges[l] / (widths[l] * widths[l + 1])
-        for l in range(k + 1, t):
-            g *= widths[l]
+        log_g = suf_density[k] + suf_width[k + 1]
         norm = float(np.linalg.norm(dev))
         if k == 1:
-            inner = min(_subset_extreme(dev, s_size), norm * ps)
+            log_inner = min(_log(_subset_extreme(dev, s_size)), _log(norm) + log_ps)
         else:
-            inner = norm * math.prod(eps[: k - 1]) * ps
-        bound += g * t_size * inner
-    return bound
+            log_inner = _log(norm) + pre_eps[k - 1] + log_ps
+        terms.append(log_g + _log(t_size) + log_inner)
+    return _logsumexp(terms)
+
+
+def _exp(log_value: float) -> float:
+    """``exp``, saturating at ``inf`` beyond the float range."""
+    try:
+        return math.exp(log_value)
+    except OverflowError:
+        return math.inf
+
+
+def _frac_log(x: Fraction) -> float:
+    """Natural log of a non-negative exact rational of any size (``-inf`` for 0)."""
+    if x <= 0:
+        return -math.inf
+    return math.log(x.numerator) - math.log(x.denominator)
+
+
+def _frac_float(x: Fraction) -> float:
+    """``float(x)``, saturating at ``±inf`` instead of raising ``OverflowError``."""
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf if x > 0 else -math.inf
 
 
 class _Chain:
@@ -284,13 +327,19 @@ class _Chain:
             self.in_dev.append(dr if np.any(dr) else None)
 
     def bound(self, i: int, j: int, s_size: int, t_size: int) -> float | None:
+        """The bound as a float (``inf`` beyond the float range); see :meth:`log_bound`."""
+        log_b = self.log_bound(i, j, s_size, t_size)
+        return None if log_b is None else _exp(log_b)
+
+    def log_bound(self, i: int, j: int, s_size: int, t_size: int) -> float | None:
+        """Natural log of the bound on ``|count - predicted|``, or ``None``."""
         w = self.widths[i : j + 1]
         if all(d is None for d in self.in_dev[i:j]):
-            return _chain_bound(
+            return _chain_log_bound(
                 self.edges[i:j], self.eps[i:j], self.out_dev[i:j], w, s_size, t_size
             )
         if all(d is None for d in self.out_dev[i:j]):  # transpose the chain
-            return _chain_bound(
+            return _chain_log_bound(
                 self.edges[i:j][::-1],
                 self.eps[i:j][::-1],
                 self.in_dev[i:j][::-1],
@@ -352,6 +401,11 @@ class PathCount:
     within_bound: bool | None
     deviation: float
     normalised_deviation: float | None
+    #: base-10 logarithms, finite for chains of any depth (``predicted`` and the
+    #: bound saturate at ``inf`` beyond the float range; the verdict never does)
+    log10_count: float = -math.inf
+    log10_predicted: float = -math.inf
+    log10_error_bound: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -389,20 +443,49 @@ def path_mixing(
     t = _node_set(targets, lg.widths[j], "targets")
     count = path_count(lg, s, t, i, j)
     pred = mixing_prediction(lg, s.shape[0], t.shape[0], i, j)
-    bound = mixing_bound(lg, s.shape[0], t.shape[0], i, j, spectra=spectra)
-    return _result(i, j, s.shape[0], t.shape[0], count, pred, bound)
+    if spectra is not None and len(spectra) != len(lg):
+        raise ValueError(f"spectra: need one entry per layer ({len(lg)})")
+    log_bound = _Chain(lg, spectra).log_bound(i, j, s.shape[0], t.shape[0])
+    return _result(i, j, s.shape[0], t.shape[0], count, pred, log_bound)
 
 
-def _result(i, j, ns, nt, count: int, pred: Fraction, bound: float | None) -> PathCount:
+def _result(i, j, ns, nt, count: int, pred: Fraction, log_bound: float | None) -> PathCount:
+    """Verdict from the exact deviation and the bound's natural log (``None``: no bound).
+
+    Within the float range the comparison is the exact rational one with a
+    relative and absolute slack of ``1e-9``; beyond it, logarithms are compared
+    with the same relative slack.
+    """
     dev = abs(Fraction(count) - pred)
-    within = None if bound is None else bool(dev <= Fraction(bound) * (1 + 1e-9) + 1e-9)
+    log_dev = _frac_log(dev)
+    bound = None if log_bound is None else _exp(log_bound)
     if bound is None:
-        norm = None
-    elif bound > 0:
-        norm = float(dev / Fraction(bound))
-    else:
-        norm = 0.0 if dev == 0 else math.inf
-    return PathCount(i, j, ns, nt, count, float(pred), bound, within, float(dev), norm)
+        within, norm = None, None
+    elif bound < math.inf:
+        within = bool(dev <= Fraction(bound) * (1 + 1e-9) + 1e-9)
+        if bound > 0:
+            norm = _frac_float(dev / Fraction(bound))
+        else:
+            norm = 0.0 if dev == 0 else math.inf
+    else:  # beyond the float range: compare logarithms
+        within = bool(log_dev <= log_bound + math.log1p(1e-9))
+        norm = _exp(log_dev - log_bound)
+    ln10 = math.log(10)
+    return PathCount(
+        i,
+        j,
+        ns,
+        nt,
+        count,
+        _frac_float(pred),
+        bound,
+        within,
+        _frac_float(dev),
+        norm,
+        _frac_log(Fraction(count)) / ln10,
+        _frac_log(pred) / ln10,
+        None if log_bound is None else log_bound / ln10,
+    )
 
 
 def sampled_mixing(
@@ -473,8 +556,8 @@ def sampled_mixing(
                 )
                 count = _sum_rows(col_state, t)
                 pred = mixing_prediction(lg, s.shape[0], t.shape[0], i, j)
-                bound = chain.bound(i, j, s.shape[0], t.shape[0])
-                results.append(_result(i, j, s.shape[0], t.shape[0], count, pred, bound))
+                log_bound = chain.log_bound(i, j, s.shape[0], t.shape[0])
+                results.append(_result(i, j, s.shape[0], t.shape[0], count, pred, log_bound))
     bounded = [r for r in results if r.normalised_deviation is not None]
     worst = max(bounded, key=lambda r: r.normalised_deviation, default=None)
     return {

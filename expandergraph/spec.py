@@ -97,11 +97,13 @@ from typing import Any
 
 from .graph import BipartiteGraph
 from .layered import LayeredGraph
+from .limits import SizeLimitError, check_bytes
 
 __all__ = [
     "LayerSpec",
     "Spec",
     "load_spec",
+    "read_spec",
     "layer_graph",
     "layer_graphs",
     "iter_layers",
@@ -139,6 +141,10 @@ LAYER_KEYS: dict[str, tuple[str, ...]] = {
 }
 _ALL_LAYER_KEYS = {"kind"} | {k for keys in LAYER_KEYS.values() for k in keys}
 _SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+#: caps on what a spec may ask for, checked before the work is done
+MAX_SPEC_BYTES = 16 << 20  # a spec file larger than 16 MiB is refused unread
+MAX_LAYERS = 100_000  # layers in all, nested ones included
+MAX_DEPTH = 32  # residual/concat nesting levels
 
 
 @dataclass(frozen=True)
@@ -248,15 +254,55 @@ def _yaml_loader():
     return UniqueKeyLoader
 
 
-def _read_file(path: Path) -> Any:
+def read_spec(path: str | Path) -> Any:
+    """The parsed content of a spec file: the one reader every command uses.
+
+    ``.yaml``/``.yml`` (any letter case) are read with a ``yaml.SafeLoader``
+    subclass that refuses duplicate keys; ``.json`` with a duplicate-refusing
+    ``json`` hook.  Files over :data:`MAX_SPEC_BYTES` and nesting too deep for
+    the parser are refused.  Every error is one ``ValueError`` naming ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "S.YAML"
+    >>> _ = p.write_text("input: 4\\nlayers: [{out: 4, degree: 2}]\\n")
+    >>> read_spec(p)["input"]
+    4
+    >>> _ = p.write_text("input: 4\\ninput: 8\\n")
+    >>> try:
+    ...     read_spec(p)
+    ... except ValueError as e:
+    ...     print(str(e).split(": ", 1)[1])
+    malformed YAML (line 2: duplicate key 'input')
+    """
+    path = Path(path)
     if path.suffix.lower() not in _SPEC_SUFFIXES:
         raise ValueError(f"{path}: a spec file must end in .yaml, .yml or .json")
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read ({exc})") from None
+    if size > MAX_SPEC_BYTES:
+        raise SizeLimitError(
+            f"{path}: spec file of {size} bytes exceeds the {MAX_SPEC_BYTES >> 20} MiB limit "
+            f"(parsing it would need several times that in memory)"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read ({exc})") from None
+    try:
+        return _parse_text(path, text)
+    except RecursionError:
+        raise ValueError(f"{path}: nesting too deep to parse") from None
+
+
+def _parse_text(path: Path, text: str) -> Any:
     if path.suffix.lower() == ".json":
 
         def pairs(items):
@@ -280,6 +326,8 @@ def _read_file(path: Path) -> Any:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise ValueError(f"{path}: malformed YAML ({where}{problem})") from None
+    except (TypeError, ValueError) as exc:  # e.g. an unhashable key such as {[1]: 2}
+        raise ValueError(f"{path}: malformed YAML ({exc})") from None
 
 
 # -- value checks ------------------------------------------------------------------
@@ -450,8 +498,15 @@ def _sublayers(raw, where: str, shape: tuple, top: dict, seeds: list[int]) -> tu
     """Validate a nested ``body``/``shortcut`` list; returns ``(layers, out_shape)``."""
     if not isinstance(raw, list):
         raise ValueError(f"{where}: must be a list of layers, got {type(raw).__name__}")
+    depth = where.count(".body") + where.count(".shortcut")
+    if depth > MAX_DEPTH:
+        short = where if len(where) < 80 else where[:60] + "..."
+        raise ValueError(f"{short}: residual/concat nesting deeper than {MAX_DEPTH} levels")
     out = []
     for i, sub in enumerate(raw):
+        seeds[1] += 1
+        if seeds[1] > MAX_LAYERS:
+            raise SizeLimitError(f"{where}: more than {MAX_LAYERS} layers in all (nested included)")
         seed = seeds[0]
         seeds[0] += 1
         layer = _layer(sub, i, shape, top, seed, f"{where}[{i}]", seeds)
@@ -595,6 +650,8 @@ def _layer(
                 f"{where}.{key}: degree {d} (in nodes) must be a multiple of block {block}"
             )
         _check_construction(where, graph, width, out, d, block)
+        # the layer's graph: edge table, its sorted copy and the CSR pointers
+        check_bytes(where, f"out={out}, degree={d}", 8 * (3 * out * d + width + out))
         if kind == "conv":
             conv, hw = _conv_options(raw, where, kind, shape)
             options.update(conv)
@@ -652,7 +709,7 @@ def load_spec(source: str | Path | dict) -> Spec:
         raw = source
     elif isinstance(source, (str, Path)):
         path = Path(source)
-        raw = _read_file(path)
+        raw = read_spec(path)
         if not isinstance(raw, dict):
             raise ValueError(f"{path}: the top level must be a mapping with 'input' and 'layers'")
     else:
@@ -674,8 +731,11 @@ def load_spec(source: str | Path | dict) -> Spec:
     layers = raw.get("layers")
     if not isinstance(layers, list) or not layers:
         raise ValueError("layers: must be a non-empty list of layers")
+    if len(layers) > MAX_LAYERS:
+        raise SizeLimitError(f"layers: {len(layers)} layers exceed the limit of {MAX_LAYERS}")
     out = []
-    seeds = [seed + len(layers)]  # nested layers: seed + len(layers) + traversal number
+    # [next nested seed (seed + len(layers) + traversal number), layers seen in all]
+    seeds = [seed + len(layers), len(layers)]
     for i, layer_raw in enumerate(layers):
         layer = _layer(layer_raw, i, shape, raw, seed, None, seeds)
         out.append(layer)

@@ -21,6 +21,13 @@ Conventions
   That ``theta`` is the *extreme* eigenvalue (and not the one next to it) is
   exact for the dense path and holds with high probability for the Lanczos
   path (random start vector), as for every Krylov method.
+* **Upper bounds.**  ``lam_upper`` / ``lambda_2_upper`` / ``sigma_2_upper`` are
+  upper bounds, not ``value + residual``: dense path, value + residual +
+  rounding floor (certain); Lanczos path, the Kuczynski-Wozniakowski bound
+  (:mod:`expandergraph.kw`) from the first cycle (one run from one random
+  start; restarted cycles are not counted), which fails with probability at
+  most ``delta`` (recorded in the result with ``upper_method``).  Deflating an
+  approximate Perron vector adds its block residual (``_deflation_defect``).
 
 Methods
 -------
@@ -51,17 +58,16 @@ applications*, Bull. AMS 43 (2006), sec. 2 and 5.  Lubotzky, Phillips, Sarnak,
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .graph import BipartiteGraph, Graph
+from .lanczos import _Ends, _lanczos_ends, _MatVec, _Projector, _rayleigh_residual  # noqa: F401
 
 __all__ = [
     "SpectralResult",
@@ -131,6 +137,13 @@ class SpectralResult:
     trivial: str = ""
     ncv: int | None = None
     tol: float | None = None
+    lambda_2_bound: float | None = None
+    lambda_min_bound: float | None = None
+    lam_bound: float | None = None
+    upper_method: str = ""
+    delta: float = 1e-6
+    kw_steps: int = 0
+    matvecs: int = 0
     vector_2: np.ndarray | None = field(default=None, repr=False, compare=False)
     vector_min: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -143,8 +156,14 @@ class SpectralResult:
 
     @property
     def lam_upper(self) -> float:
-        """Upper end of the interval the verdicts use for ``lam`` (``lam + error``)."""
-        return float(self.lam + self.error)
+        """Upper bound on ``lam``: ``max(lam + error, lam_bound)`` (see ``upper_method``).
+
+        Dense path: ``lam + error`` plus a rounding floor (certain).  Lanczos path:
+        the Kuczynski-Wozniakowski bound, which holds except with probability
+        ``delta`` (:mod:`expandergraph.kw`).
+        """
+        hi = self.lam + self.error
+        return float(hi if self.lam_bound is None else max(hi, self.lam_bound))
 
     @property
     def lam_lower(self) -> float:
@@ -153,8 +172,9 @@ class SpectralResult:
 
     @property
     def lambda_2_upper(self) -> float:
-        """Upper end of the interval for ``lambda_2`` (the Cheeger bound uses it)."""
-        return float(self.lambda_2 + (self.residual_2 if self.connected else self.residual_1))
+        """Upper bound on ``lambda_2`` (the Cheeger bound uses it); as :attr:`lam_upper`."""
+        hi = self.lambda_2 + (self.residual_2 if self.connected else self.residual_1)
+        return float(hi if self.lambda_2_bound is None else max(hi, self.lambda_2_bound))
 
     @property
     def gap(self) -> float:
@@ -180,14 +200,25 @@ class SingularValues:
     iterations: int = 0
     converged: bool = True
     seconds: float = 0.0
+    sigma_2_bound: float | None = None
+    upper_method: str = ""
+    delta: float = 1e-6
+    kw_steps: int = 0
+    matvecs: int = 0
 
     def __iter__(self):
         return iter((self.sigma_1, self.sigma_2, self.residual, self.method))
 
     @property
     def sigma_2_upper(self) -> float:
-        """Upper end of the interval the verdicts use for ``sigma_2``."""
-        return float(self.sigma_2 + self.residual)
+        """Upper bound on ``sigma_2``: ``max(sigma_2 + residual, sigma_2_bound)``.
+
+        Certain (up to a rounding floor) for the dense path; for the Lanczos path
+        it holds except with probability ``delta`` (Kuczynski-Wozniakowski on the
+        deflated Gram matrix, :mod:`expandergraph.kw`).
+        """
+        hi = self.sigma_2 + self.residual
+        return float(hi if self.sigma_2_bound is None else max(hi, self.sigma_2_bound))
 
     @property
     def sigma_2_lower(self) -> float:
@@ -230,6 +261,11 @@ def _check_common(dense_limit, tol, ncv, threads) -> None:
         isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
     ):
         raise ValueError(f"threads: must be a positive integer, got {threads!r}")
+
+
+def _check_delta(delta) -> None:
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1:
+        raise ValueError(f"delta: must be a failure probability in (0, 1), got {delta!r}")
 
 
 def _check_graph(g) -> None:
@@ -313,294 +349,6 @@ def _structure(a) -> tuple[bool, np.ndarray | None]:
 
 
 # ---------------------------------------------------------------------------
-# matrix-vector products
-# ---------------------------------------------------------------------------
-class _MatVec:
-    """``y = A x`` for a scipy CSR matrix, split in row blocks over threads and
-    in two column halves for cache locality when ``x`` is large.
-
-    scipy's sparse kernels release the GIL, so threads run in parallel.  Every
-    output row is always computed by the same code path, so results are
-    bitwise reproducible (needed by the two-pass Lanczos).  The products
-    accumulate in place into the output (scipy's ``csr_matvec`` kernel, with
-    the public ``@`` as fallback), so no temporary vectors are allocated.
-    """
-
-    def __init__(self, a, threads: int | None = None):
-        import scipy.sparse as sp
-
-        a = sp.csr_matrix(a, dtype=np.float64)
-        n_rows, n_cols = a.shape
-        self.shape = a.shape
-        self.threads = int(threads or min(2, os.cpu_count() or 1))
-        if a.nnz < 200_000:
-            self.threads = 1
-        ncol = 2 if n_cols >= 2**19 else 1
-        self.cols = np.linspace(0, n_cols, ncol + 1).astype(np.int64)
-        self.rows = np.linspace(0, n_rows, self.threads + 1).astype(np.int64)
-        it = np.int32 if max(n_rows, n_cols, a.nnz) < 2**31 - 1 else np.int64
-        ptr = a.indptr.astype(np.int64)
-        self.blocks = []
-        for t in range(self.threads):
-            r0, r1 = self.rows[t], self.rows[t + 1]
-            idx = a.indices[ptr[r0] : ptr[r1]].astype(np.int64)
-            dat = a.data[ptr[r0] : ptr[r1]]
-            rows = np.repeat(np.arange(r1 - r0), np.diff(ptr[r0 : r1 + 1]))
-            parts = []
-            for c in range(ncol):
-                c0, c1 = self.cols[c], self.cols[c + 1]
-                keep = (idx >= c0) & (idx < c1)
-                counts = np.bincount(rows[keep], minlength=r1 - r0)
-                indptr = np.zeros(r1 - r0 + 1, dtype=it)
-                np.cumsum(counts, out=indptr[1:])
-                parts.append(
-                    sp.csr_matrix(
-                        (dat[keep], (idx[keep] - c0).astype(it), indptr),
-                        shape=(r1 - r0, c1 - c0),
-                        copy=False,
-                    )
-                )
-            self.blocks.append(parts)
-        # the same patterns with float32 values, for the cheap first Lanczos cycle
-        self.data32 = [[b.data.astype(np.float32) for b in parts] for parts in self.blocks]
-        try:
-            from scipy.sparse._sparsetools import csr_matvec
-
-            self.kernel = csr_matvec
-        except ImportError:  # pragma: no cover - private scipy API moved
-            self.kernel = None
-        self.x32: np.ndarray | None = None
-        self.y32: np.ndarray | None = None
-        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        self.count = 0
-
-    def _rows(self, t: int, x: np.ndarray, y: np.ndarray, f32: bool) -> None:
-        r0, r1 = self.rows[t], self.rows[t + 1]
-        ys = y[r0:r1]
-        ys[:] = 0
-        for c, b in enumerate(self.blocks[t]):
-            xs = x[self.cols[c] : self.cols[c + 1]]
-            data = self.data32[t][c] if f32 else b.data
-            if self.kernel is not None:
-                self.kernel(b.shape[0], b.shape[1], b.indptr, b.indices, data, xs, ys)
-            else:  # pragma: no cover
-                ys += (b.astype(np.float32) if f32 else b) @ xs
-
-    def __call__(
-        self, x: np.ndarray, out: np.ndarray | None = None, f32: bool = False
-    ) -> np.ndarray:
-        self.count += 1
-        y = np.empty(self.shape[0], dtype=np.float64) if out is None else out
-        if f32:
-            if self.x32 is None:
-                self.x32 = np.empty(self.shape[1], dtype=np.float32)
-                self.y32 = np.empty(self.shape[0], dtype=np.float32)
-            np.copyto(self.x32, x, casting="same_kind")
-            xx, yy = self.x32, self.y32
-        else:
-            xx, yy = x, y
-        if self.pool is None:
-            self._rows(0, xx, yy, f32)
-        else:
-            list(self.pool.map(lambda t: self._rows(t, xx, yy, f32), range(self.threads)))
-        if f32:
-            np.copyto(y, yy)
-        return y
-
-    def fast(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``A x`` with float32 values and sums (relative error about 1e-7), float64 out."""
-        return self(x, out, f32=True)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-
-
-class _Projector:
-    """Orthogonal projection onto the complement of a few known vectors."""
-
-    def __init__(self, n: int, constant: bool = False, vectors: list[np.ndarray] | None = None):
-        self.constant = constant
-        q = []
-        for v in vectors or []:
-            v = np.asarray(v, dtype=np.float64).copy()
-            if constant:
-                v -= v.mean()
-            for u in q:
-                v -= (u @ v) * u
-            nrm = np.linalg.norm(v)
-            if nrm > 1e-8:
-                q.append(v / nrm)
-        self.q = q
-        self.k = int(constant) + len(q)
-
-    def __call__(self, w: np.ndarray) -> None:
-        from scipy.linalg.blas import daxpy, ddot
-
-        if self.constant:
-            w -= w.mean()
-        for u in self.q:
-            daxpy(u, w, a=-float(ddot(u, w)))
-
-
-# ---------------------------------------------------------------------------
-# two-pass Lanczos for the extreme eigenpairs
-# ---------------------------------------------------------------------------
-@dataclass
-class _Ends:
-    top: float
-    bot: float
-    x_top: np.ndarray | None
-    x_bot: np.ndarray | None
-    r_top: float
-    r_bot: float
-    steps: int
-    converged: bool
-
-
-def _ritz(alpha: list, beta: list, want_top: bool, want_bot: bool):
-    """Extreme eigenpairs of the Lanczos tridiagonal matrix."""
-    from scipy.linalg import eigh_tridiagonal
-
-    a = np.asarray(alpha)
-    b = np.asarray(beta[: len(alpha) - 1])
-    m = a.shape[0]
-    out = {}
-    if m == 1:
-        one = np.ones((1, 1))
-        return {"top": (a[0], one[:, 0]), "bot": (a[0], one[:, 0])}
-    if want_top:
-        w, s = eigh_tridiagonal(a, b, select="i", select_range=(m - 1, m - 1))
-        out["top"] = (w[0], s[:, 0])
-    if want_bot:
-        w, s = eigh_tridiagonal(a, b, select="i", select_range=(0, 0))
-        out["bot"] = (w[0], s[:, 0])
-    return out
-
-
-def _lanczos_ends(
-    matvec: Callable[..., np.ndarray],
-    n: int,
-    project: _Projector,
-    *,
-    ncv: int,
-    tol: float,
-    maxiter: int,
-    seed: int,
-    want_bot: bool = True,
-    progress: Callable[[str], None] | None = None,
-    fast: Callable[..., np.ndarray] | None = None,
-    fast_target: float = 1e-7,
-) -> _Ends:
-    """Largest (and smallest) eigenpair of ``P A P`` on the range of the projector ``P``.
-
-    Cycle 1 uses ``fast`` (a cheaper, float32 product) when given, until the Ritz
-    estimates reach ``max(tol/2, fast_target)``; later cycles restart from its
-    Ritz vectors with the exact float64 ``matvec``.  Residuals are always
-    computed explicitly with ``matvec``.
-    """
-    from scipy.linalg.blas import daxpy, ddot, dnrm2, dscal
-
-    rng = np.random.default_rng(seed)
-    dim = n - project.k  # dimension of the space Lanczos works in
-    steps_cap = max(1, min(ncv, dim))
-    v0 = rng.standard_normal(n)
-    total = 0
-    best_top = best_bot = None
-    cycle = 0
-    while True:
-        cycle += 1
-        op = fast if (cycle == 1 and fast is not None) else matvec
-        target = max(0.5 * tol, fast_target) if op is fast else 0.5 * tol
-        project(v0)
-        v0 = dscal(1.0 / dnrm2(v0), v0)
-        # ---- pass 1: the recurrence, Ritz estimates every 20 steps
-        alpha: list[float] = []
-        beta: list[float] = []
-        v, v_prev, b_prev = v0, None, 0.0
-        ritz = None
-        breakdown = False
-        ring = [np.empty(n) for _ in range(3)]  # reused vectors: no allocation per step
-        for j in range(steps_cap):
-            w = op(v, ring[j % 3])
-            if v_prev is not None:
-                daxpy(v_prev, w, a=-b_prev)
-            a = float(ddot(w, v))
-            daxpy(v, w, a=-a)
-            project(w)
-            b = float(dnrm2(w))
-            alpha.append(a)
-            beta.append(b)
-            m = j + 1
-            breakdown = b <= 1e-10 * max(1.0, abs(a))
-            if breakdown or m == steps_cap or m % 20 == 0:
-                ritz = _ritz(alpha, beta, True, want_bot)
-                est_top = b * abs(ritz["top"][1][-1])
-                est_bot = b * abs(ritz["bot"][1][-1]) if want_bot else 0.0
-                if breakdown or max(est_top, est_bot) <= target or total + m >= maxiter:
-                    break
-            dscal(1.0 / b, w)
-            v_prev, v, b_prev = v, w, b
-        steps = len(alpha)
-        total += steps
-        if progress is not None:
-            kind = "float32 products" if op is fast else "float64"
-            progress(f"lanczos cycle {cycle} ({kind}): {steps} steps, forming Ritz vectors")
-        # ---- pass 2: regenerate the same vectors, accumulate the Ritz vectors
-        # (in batches of `batch` vectors: one matrix product per batch instead of
-        # two axpys per step, which saves memory traffic)
-        coef = np.stack([ritz["top"][1], ritz["bot"][1]] if want_bot else [ritz["top"][1]])
-        ys = coef[:, :1] * v0[None, :]
-        batch = max(3, min(16, steps))
-        buf = np.empty((batch, n))
-        v, v_prev, b_prev = v0, None, 0.0
-        for j in range(steps - 1):
-            slot = j % batch
-            w = op(v, buf[slot])
-            if v_prev is not None:
-                daxpy(v_prev, w, a=-b_prev)
-            daxpy(v, w, a=-alpha[j])
-            project(w)
-            dscal(1.0 / beta[j], w)
-            if slot == batch - 1 or j == steps - 2:
-                ys += coef[:, j + 1 - slot : j + 2] @ buf[: slot + 1]
-            v_prev, v, b_prev = v, w, beta[j]
-        y_top = ys[0].copy()
-        y_bot = ys[1].copy() if want_bot else None
-        del buf, ys
-        # ---- explicit residuals, always with the float64 product
-        res = []
-        for y in (y_top, y_bot) if want_bot else (y_top,):
-            project(y)
-            y /= np.linalg.norm(y)
-            ay = matvec(y)
-            theta = float(y @ ay)
-            r = ay - theta * y
-            project(r)  # residual within the deflated operator P A P
-            res.append((theta, y, float(np.linalg.norm(r))))
-        if best_top is None or res[0][2] < best_top[2]:
-            best_top = res[0]
-        if want_bot and (best_bot is None or res[1][2] < best_bot[2]):
-            best_bot = res[1]
-        r_top, r_bot = best_top[2], (best_bot[2] if want_bot else 0.0)
-        if progress is not None:
-            progress(f"lanczos cycle {cycle}: residuals {r_top:.1e}, {r_bot:.1e}")
-        if max(r_top, r_bot) <= tol or (breakdown and op is matvec) or total >= maxiter:
-            break
-        # restart from the Ritz vectors of both ends
-        v0 = best_top[1] + best_bot[1] if want_bot else best_top[1].copy()
-    top, x_top, r_top = best_top
-    bot, x_bot, r_bot = best_bot if want_bot else (np.nan, None, 0.0)
-    return _Ends(top, bot, x_top, x_bot, r_top, r_bot, total, max(r_top, r_bot) <= tol)
-
-
-def _rayleigh_residual(a, x: np.ndarray) -> tuple[float, float]:
-    ax = a @ x
-    theta = float(x @ ax)
-    return theta, float(np.linalg.norm(ax - theta * x))
-
-
-# ---------------------------------------------------------------------------
 # public: adjacency spectrum
 # ---------------------------------------------------------------------------
 def adjacency_spectrum(
@@ -616,6 +364,7 @@ def adjacency_spectrum(
     mixed: bool | None = None,
     normalised: bool = False,
     delta: float = 1e-6,
+    store_budget: int | None = None,
 ) -> SpectralResult:
     """Extreme adjacency eigenvalues of ``g`` with residuals; see the module doc.
 
@@ -640,15 +389,25 @@ def adjacency_spectrum(
     threads : int, optional
         Threads for the sparse products (default ``min(2, cpu_count)``).
     mixed : bool, optional
-        Run the first Lanczos cycle with float32 sparse products (about 2x
-        cheaper, relative error about 1e-7), then restart from its Ritz
-        vectors in float64 until ``tol``; every reported residual is computed
-        in float64.  Default: on for ``n >= 100000``.
+        Run the first Lanczos cycle with float32 sparse products (relative
+        error about 1e-7), then restart from its Ritz vectors in float64 until
+        ``tol``; every reported residual is computed in float64.  Default off
+        (measured: float32 products are only ~10% cheaper on this machine, and
+        the Kuczynski-Wozniakowski bound then needs a float32 perturbation floor).
     normalised : bool
         Use the normalised adjacency ``D^{-1/2} A D^{-1/2}`` instead of ``A``
         (top eigenvalue 1, Perron vector ``sqrt(deg)``); ``degree`` is then the
         graph's degree as before but the eigenvalues are those of the normalised
-        matrix.  For a ``d``-regular graph this is ``A / d``.
+        matrix.  For a ``d``-regular graph this is ``A / d``.  The Perron
+        vector ``sqrt(deg)`` is then known exactly and deflated.
+    delta : float
+        Failure probability of the Lanczos upper bounds ``lam_upper`` and
+        ``lambda_2_upper`` (Kuczynski-Wozniakowski, :mod:`expandergraph.kw`):
+        ``delta/2`` for each end of the spectrum.  Recorded in the result.
+    store_budget : int, optional
+        Bytes for keeping the Lanczos basis in float32 (saves the second
+        pass); default 0 (off: measured slower than the second pass on the
+        2-core CI VM); -1 means a quarter of the available memory, at most 8 GiB.
 
     Returns
     -------
@@ -672,26 +431,32 @@ def adjacency_spectrum(
     """
     _check_graph(g)
     _check_common(dense_limit, tol, ncv, threads)
+    _check_delta(delta)
     t0 = time.perf_counter()
     a = _adjacency(g)
     connected, colour = _structure(a)
     bipartite = colour is not None if connected else g.is_bipartite()
     d = g.degree
     n = g.n
+    perron = None
     if normalised:
+        if d is None:  # the Perron vector of D^-1/2 A D^-1/2 is sqrt(deg), eigenvalue 1
+            perron = np.sqrt(np.asarray(a.sum(axis=1)).ravel())
         a = normalised_operator(a)
         d = None if d is None else 1
     if n <= max(dense_limit, 2):  # n = 2 bipartite leaves Lanczos an empty space
         if progress is not None:
             progress(f"spectrum: dense eigh, n={n}")
         with _single_blas():
-            return _dense_spectrum(a, d, connected, bipartite, t0)
+            res = _dense_spectrum(a, d, connected, bipartite, t0)
+        res.delta = float(delta)
+        return res
     if progress is not None:
         progress(f"spectrum: Lanczos, n={n}, edges={g.num_edges}")
     ncv = int(ncv or min(n, 4000))
     maxiter = int(maxiter or 3 * ncv)
     mv = _MatVec(a, threads)
-    fast = mv.fast if (n >= 100_000 if mixed is None else mixed) else None
+    fast = mv.fast if mixed else None
     try:
         with _single_blas():
             return _lanczos_spectrum(
@@ -709,6 +474,9 @@ def adjacency_spectrum(
                 progress,
                 t0,
                 fast,
+                delta,
+                perron,
+                store_budget,
             )
     finally:
         mv.close()
@@ -730,6 +498,9 @@ def _summarise(w: np.ndarray, connected: bool, bipartite: bool):
     return float(np.abs(nontrivial).max()), float(nontrivial.min()), keep
 
 
+_DENSE_FLOOR = 4.0  # eigh/svd backward error taken as 4 n u ||A||
+
+
 def _dense_spectrum(a, d, connected, bipartite, t0) -> SpectralResult:
     dense = a.toarray()
     w, vec = np.linalg.eigh(dense)
@@ -742,6 +513,10 @@ def _dense_spectrum(a, d, connected, bipartite, t0) -> SpectralResult:
     lam, lmin_nt, keep = _summarise(w, connected, bipartite)
     i_min_nt = int(np.flatnonzero(keep)[0]) if keep.any() else 0
     trivial = _trivial_text(d, connected, bipartite)
+    # eigh's eigenvalues are exact for A + E, ||E|| <= p(n) u ||A||: a rounding floor
+    floor = _DENSE_FLOOR * n * np.finfo(float).eps * max(_gershgorin(a), 1.0)
+    r2, rmin_nt = resid(n - 2), (resid(i_min_nt) if lmin_nt is not None else 0.0)
+    err = max(r2, rmin_nt) if connected else resid(n - 1)
     return SpectralResult(
         n=n,
         degree=d,
@@ -750,7 +525,7 @@ def _dense_spectrum(a, d, connected, bipartite, t0) -> SpectralResult:
         lambda_min=float(w[0]),
         lam=lam,
         residual_1=resid(n - 1),
-        residual_2=resid(n - 2),
+        residual_2=r2,
         residual_min=resid(0),
         method="dense eigh",
         iterations=0,
@@ -758,9 +533,13 @@ def _dense_spectrum(a, d, connected, bipartite, t0) -> SpectralResult:
         connected=connected,
         bipartite=bipartite,
         lambda_min_nontrivial=lmin_nt,
-        residual_min_nontrivial=resid(i_min_nt) if lmin_nt is not None else 0.0,
+        residual_min_nontrivial=rmin_nt,
         converged=True,
         trivial=trivial,
+        lambda_2_bound=float(w[-2] + (r2 if connected else resid(n - 1)) + floor),
+        lambda_min_bound=None if lmin_nt is None else float(lmin_nt - rmin_nt - floor),
+        lam_bound=float(lam + err + floor),
+        upper_method=f"dense eigh: value + residual + rounding floor {floor:.1e} (certain)",
         vector_2=vec[:, n - 2].copy(),
         vector_min=vec[:, i_min_nt].copy(),
     )
@@ -776,17 +555,78 @@ def _trivial_text(d, connected, bipartite) -> str:
     return top
 
 
+def _gershgorin(a) -> float:
+    """``max_i sum_j |a_ij|``: a certain bound on the spectral radius of a symmetric ``a``."""
+    if a.nnz == 0:
+        return 0.0
+    m = a if a.data.min() >= 0 else abs(a)
+    return float(np.asarray(m.sum(axis=1)).max())
+
+
+def _rounding_floor(a, steps: int, f32: bool) -> float:
+    """Slack for rounding in a ``steps``-step Lanczos run (float64, or float32 products)."""
+    rho = max(_gershgorin(a), 1e-300)
+    floor = 10.0 * max(steps, 1) * np.finfo(float).eps * rho
+    if f32:  # float32 products: (A + E_j) v_j with ||E_j|| <= (nnz/row + 2) 2^-24 rho
+        floor += 2.0 * (int(np.diff(a.indptr).max()) + 2) * 2.0**-24 * rho
+    return float(floor)
+
+
+def _deflation_defect(a, proj: _Projector, n: int) -> tuple[float, np.ndarray]:
+    """``(||(I - QQ^T) A Q||_F, eigenvalues of Q^T A Q)`` for the deflated orthonormal ``Q``.
+
+    With ``E = R Q^T + Q R^T`` (``R = (I - QQ^T) A Q``), ``Q`` spans an invariant
+    subspace of ``A - E`` whose restriction to the complement is ``P A P``;
+    every eigenvalue of ``A`` is within ``||E|| <= ||R||_F`` of that of ``A - E``.
+    """
+    cols = ([np.full(n, 1.0 / math.sqrt(n))] if proj.constant else []) + list(proj.q)
+    if not cols:
+        return 0.0, np.zeros(0)
+    q = np.stack(cols, axis=1)
+    aq = np.stack([a @ c for c in cols], axis=1)
+    small = q.T @ aq
+    r = aq - q @ small
+    return float(np.linalg.norm(r)), np.linalg.eigvalsh(0.5 * (small + small.T))[::-1]
+
+
 def _lanczos_spectrum(
-    a, mv, n, d, connected, bipartite, colour, ncv, maxiter, tol, seed, progress, t0, fast
+    a,
+    mv,
+    n,
+    d,
+    connected,
+    bipartite,
+    colour,
+    ncv,
+    maxiter,
+    tol,
+    seed,
+    progress,
+    t0,
+    fast,
+    delta=1e-6,
+    perron_vec=None,
+    store_budget=None,
 ) -> SpectralResult:
+    from .kw import kw_epsilon, kw_interval
+
     steps = 0
     converged = True
+    count0 = mv.count
+    rho = _gershgorin(a)
+    lam1_bound = None
     if d is not None:
         lambda_1, r1 = float(d), 0.0
         vectors = [colour] if (connected and bipartite) else []
         proj = _Projector(n, constant=True, vectors=vectors)
-        method = "lanczos (two-pass, constant vector deflated"
+        method = "lanczos (constant vector deflated"
         method += ", +-1 bipartition vector deflated)" if vectors else ")"
+    elif perron_vec is not None:
+        x1 = perron_vec / np.linalg.norm(perron_vec)
+        lambda_1, r1 = _rayleigh_residual(a, x1)
+        vectors = [x1] + ([x1 * colour] if (connected and bipartite) else [])
+        proj = _Projector(n, constant=False, vectors=vectors)
+        method = "lanczos (exact Perron vector sqrt(deg) deflated)"
     else:
         # irregular: the Perron pair first, then deflate it (and its mirror)
         if progress is not None:
@@ -801,14 +641,26 @@ def _lanczos_spectrum(
             seed=seed,
             want_bot=False,
             fast=fast,
+            store_budget=store_budget,
         )
         steps += perron.steps
         converged &= perron.converged
         lambda_1, r1 = perron.top, perron.r_top
+        lam1_bound = kw_interval(
+            min(max(perron.kw_top, perron.top), rho),
+            None,
+            n=n,
+            k=perron.kw_steps,
+            delta_top=delta,
+            delta_bot=delta,
+            lo=-rho,
+            hi=rho,
+            floor=_rounding_floor(a, perron.kw_steps, perron.kw_f32),
+        )[0]
         x1 = perron.x_top
         vectors = [x1] + ([x1 * colour] if (connected and bipartite) else [])
         proj = _Projector(n, constant=False, vectors=vectors)
-        method = "lanczos (two-pass, Perron vector computed then deflated)"
+        method = "lanczos (Perron vector computed then deflated)"
     if fast is not None:
         method += " [mixed: float32-product first cycle, float64 restarts and residuals]"
     ends = _lanczos_ends(
@@ -821,6 +673,7 @@ def _lanczos_spectrum(
         seed=seed + 1,
         progress=progress,
         fast=fast,
+        store_budget=store_budget,
     )
     steps += ends.steps
     converged &= ends.converged
@@ -839,6 +692,38 @@ def _lanczos_spectrum(
         lam = max(abs(lambda_2), abs(lmin_nt))
     else:
         lam = lambda_1
+    # ---- Kuczynski-Wozniakowski: [L, U] holds the spectrum of P A P on the
+    # complement except with probability delta (delta/2 per end), from cycle 1
+    # alone (one run from one random start; restarts are not counted)
+    k1 = ends.kw_steps
+    floor = _rounding_floor(a, k1, ends.kw_f32)
+    u_sub, l_sub = kw_interval(
+        min(max(ends.kw_top, ends.top), rho),
+        max(min(ends.kw_bot, ends.bot), -rho),
+        n=n,
+        k=k1,
+        delta_top=0.5 * delta,
+        delta_bot=0.5 * delta,
+        lo=-rho,
+        hi=rho,
+        floor=floor,
+    )
+    defect, t = _deflation_defect(a, proj, n)
+    n_bot = 1 if (connected and bipartite) else 0
+    u2 = max([u_sub] + ([float(t[1])] if t.size > 1 else [])) + defect
+    t_asc = t[::-1]
+    lmin_b = min([l_sub] + ([float(t_asc[n_bot])] if t.size > n_bot else [])) - defect
+    if connected:
+        lam_bound = max(abs(u2), abs(lmin_b))
+    else:
+        lam_bound = float(lambda_1 if lam1_bound is None else lam1_bound) + (0.0 if d else r1)
+    eps = kw_epsilon(n, k1, 0.5 * delta)
+    upper_method = (
+        f"Kuczynski-Wozniakowski (1992): {k1} Lanczos steps of one run from one random start "
+        f"(cycle 1; restarts not counted), n={n}, eps={eps:.2e} per end, holds except with "
+        f"probability <= delta={delta:g} (delta/2 per end); + deflation defect {defect:.1e} "
+        f"+ rounding floor {floor:.1e}"
+    )
     if not converged:
         warnings.warn(
             f"adjacency_spectrum: Lanczos residual {max(r2, rmin_nt):.2e} did not reach "
@@ -867,6 +752,13 @@ def _lanczos_spectrum(
         trivial=_trivial_text(d, connected, bipartite),
         ncv=ncv,
         tol=tol,
+        lambda_2_bound=float(u2),
+        lambda_min_bound=float(lmin_b),
+        lam_bound=float(lam_bound),
+        upper_method=upper_method,
+        delta=float(delta),
+        kw_steps=int(k1),
+        matvecs=int(mv.count - count0),
         vector_2=ends.x_top,
         vector_min=ends.x_bot,
     )
@@ -887,6 +779,7 @@ def bipartite_singular_values(
     threads: int | None = None,
     normalised: bool = False,
     delta: float = 1e-6,
+    store_budget: int | None = None,
 ) -> SingularValues:
     """``sigma_1 >= sigma_2``: top singular values of the ``(right, left)`` biadjacency ``B``.
 
@@ -910,6 +803,9 @@ def bipartite_singular_values(
     ``residual`` (and ``residual_1``) is an error bar on ``sigma_2``
     (``sigma_1``): the triplet residual ``||B^T u - sigma v||`` with
     ``u = B v / sigma``, or ``sqrt(||B^T B v - sigma^2 v||)`` if smaller.
+    ``sigma_2_upper`` is a true upper bound: for the Lanczos path the
+    Kuczynski-Wozniakowski bound on the deflated Gram matrix (PSD), which
+    holds except with probability ``delta`` (:mod:`expandergraph.kw`).
 
     References
     ----------
@@ -928,6 +824,7 @@ def bipartite_singular_values(
     if b.num_edges == 0:
         raise ValueError("layer: empty layer (no edges); its singular values certify nothing")
     _check_common(dense_limit, tol, ncv, threads)
+    _check_delta(delta)
     t0 = time.perf_counter()
     bm = b.biadjacency(dtype=np.float64)
     if normalised:
@@ -947,8 +844,20 @@ def bipartite_singular_values(
             return float(math.hypot(np.linalg.norm(r1), np.linalg.norm(r2)))
 
         s2 = float(s[1]) if s.shape[0] > 1 else 0.0
+        floor = _DENSE_FLOOR * max(dense.shape) * np.finfo(float).eps * max(float(s[0]), 1.0)
+        r2 = resid(1)
         return SingularValues(
-            float(s[0]), s2, resid(1), "dense svd", resid(0), 0, True, time.perf_counter() - t0
+            float(s[0]),
+            s2,
+            r2,
+            "dense svd",
+            resid(0),
+            0,
+            True,
+            time.perf_counter() - t0,
+            sigma_2_bound=s2 + r2 + floor,
+            upper_method=f"dense svd: value + residual + rounding floor {floor:.1e} (certain)",
+            delta=float(delta),
         )
     if progress is not None:
         progress(f"singular values: Lanczos on the Gram matrix, {b.right} x {b.left}")
@@ -986,14 +895,18 @@ def bipartite_singular_values(
                 maxiter=maxiter,
                 seed=seed,
                 want_bot=False,
+                store_budget=store_budget,
             )
             steps += perron.steps
             converged &= perron.converged
             sigma_1, r1 = _triplet(k_mat, perron.x_top)
             proj = _Projector(dim, vectors=[perron.x_top])
             method = "lanczos on Gram matrix (two-pass, Perron vector computed then deflated)"
+        count0 = fwd.count
+        kw = {"sigma_2_bound": None, "upper_method": "", "kw_steps": 0}
         if dim - proj.k < 1:
             sigma_2, r2 = 0.0, 0.0
+            kw.update(sigma_2_bound=0.0, upper_method="sigma_2 = 0: nothing left after deflation")
         else:
             ends = _lanczos_ends(
                 gram,
@@ -1005,9 +918,11 @@ def bipartite_singular_values(
                 seed=seed + 1,
                 want_bot=False,
                 progress=progress,
+                store_budget=store_budget,
             )
             steps += ends.steps
             sigma_2, r2 = _triplet(k_mat, ends.x_top)
+            kw.update(_gram_bound(k_mat, gram, proj, dim, ends, sigma_2, delta))
         converged = bool(converged and r2 <= tol and r1 <= tol)
         if not converged:
             warnings.warn(
@@ -1017,12 +932,53 @@ def bipartite_singular_values(
                 stacklevel=2,
             )
         return SingularValues(
-            sigma_1, sigma_2, r2, method, r1, steps, converged, time.perf_counter() - t0
+            sigma_1,
+            sigma_2,
+            r2,
+            method,
+            r1,
+            steps,
+            converged,
+            time.perf_counter() - t0,
+            delta=float(delta),
+            matvecs=int(fwd.count - count0),
+            **kw,
         )
     finally:
         blas.__exit__(None, None, None)
         fwd.close()
         bwd.close()
+
+
+def _gram_bound(k_mat, gram, proj, dim, ends, sigma_2, delta) -> dict:
+    """KW upper bound on ``sigma_2`` from the Lanczos run on the deflated Gram matrix."""
+    from .kw import kw_epsilon, kw_interval
+
+    k1 = ends.kw_steps
+    # ||K^T K|| <= ||K||_1 ||K||_inf (certain), and the Gram matrix is PSD
+    hi = _gershgorin(k_mat) * _gershgorin(k_mat.T.tocsr())
+    floor = 10.0 * k1 * np.finfo(float).eps * max(hi, 1e-300)
+    xi = min(max(ends.kw_top, ends.top, sigma_2**2), hi)
+    upper = kw_interval(
+        xi, None, n=dim, k=k1, delta_top=delta, delta_bot=delta, lo=0.0, hi=hi, floor=floor
+    )[0]
+    cols = ([np.full(dim, 1.0 / math.sqrt(dim))] if proj.constant else []) + list(proj.q)
+    defect = 0.0
+    if cols:
+        q = np.stack(cols, axis=1)
+        gq = np.stack([gram(c.copy()) for c in cols], axis=1)
+        defect = float(np.linalg.norm(gq - q @ (q.T @ gq)))
+    eps = kw_epsilon(dim, k1, delta)
+    return {
+        "sigma_2_bound": math.sqrt(max(upper + defect, 0.0)),
+        "upper_method": (
+            f"Kuczynski-Wozniakowski (1992) on the deflated Gram matrix: {k1} Lanczos steps "
+            f"of one run from one random start (restarts not counted), n={dim}, "
+            f"eps={eps:.2e}, holds except with probability <= delta={delta:g}; + deflation "
+            f"defect {defect:.1e} + rounding floor {floor:.1e}"
+        ),
+        "kw_steps": int(k1),
+    }
 
 
 def _triplet(k_mat, v: np.ndarray) -> tuple[float, float]:

@@ -138,6 +138,15 @@ def test_gather_gradcheck():
         return XF.xconv2d(x, w, conv.index, b, stride=2, padding=1)
 
     assert torch.autograd.gradcheck(f, (xc, wc, bc), fast_mode=True)
+    # the 1x1 path (pixel matmuls), with stride and padding
+    pw = XConv2d(4, 6, 1, stride=2, padding=1, degree=2, block=2).double()
+    wp = pw.weight.detach().clone().requires_grad_(True)
+    bp = pw.bias.detach().clone().requires_grad_(True)
+
+    def f1(x, w, b):
+        return XF.xconv2d(x, w, pw.index, b, stride=2, padding=1)
+
+    assert torch.autograd.gradcheck(f1, (xc, wp, bp), fast_mode=True)
 
 
 CONV_CASES = [
@@ -148,6 +157,10 @@ CONV_CASES = [
     (32, 48, 16, 16, 3, 1, 2, 2, 1, (6, 6)),
     (64, 32, 32, 32, 1, 1, 0, 1, 2, (5, 4)),
     (12, 6, 6, 2, 5, 3, 2, 1, 1, (11, 10)),
+    # 1x1 kernels take the pixel-matmul path of the gather backend
+    (16, 24, 8, 4, 1, 2, 1, 1, 3, (7, 9)),
+    (9, 6, 3, 1, 1, (1, 2), (1, 0), 1, 2, (5, 6)),
+    (32, 16, 16, 8, (1, 1), 3, 0, 2, 2, (8, 8)),
 ]
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from compiler import XConv2d, XLinear, compile, extract_graph
+from compiler import XConv2d, XLinear, compile, extract_graph, extract_layered
 from compiler.compile import CertificateError
 from compiler.counting import count
 from expandergraph.spec import build_layered, layer_graph, load_spec
@@ -65,7 +65,10 @@ def test_compile_uses_the_spec_graphs():
             layer.block,
         )
     assert net.certified and net.override is None
-    assert net.certificates["network"].fingerprint == build_layered(spec).fingerprint
+    from expandergraph.network import NetworkGraph
+
+    assert net.certificates["network"].kind == "network"
+    assert net.certificates["network"].fingerprint == NetworkGraph.from_spec(spec).fingerprint
     assert net.spec.name == "t" and net.input_shape == (32,)
 
 
@@ -82,10 +85,11 @@ def test_extract_graph_round_trips_through_training_and_reload():
     x = torch.randn(5, 32)
     assert torch.equal(net(x), fresh(x))
     for model in (net, fresh):
-        lg = extract_graph(model)
+        lg = extract_layered(model)
         assert lg.names == ["layers[0]", "layers[2]", "layers[4]"]
         assert lg.fingerprints == [net.certificates[n].fingerprint for n in lg.names]
-        assert lg.fingerprint == net.certificates["network"].fingerprint
+        assert extract_graph(model).fingerprint == net.certificates["network"].fingerprint
+        assert extract_graph(model).to_layered().fingerprint == lg.fingerprint
 
 
 def test_cnn_spec_compiles_counts_and_extracts():
@@ -95,8 +99,9 @@ def test_cnn_spec_compiles_counts_and_extracts():
     x = torch.randn(2, *spec.input)
     assert net(x).shape == (2, 10)
     assert [n for n, _ in net.expander_layers()] == [l.where for l in spec.graph_layers]
-    lg = extract_graph(net)
+    lg = extract_layered(net)
     assert lg.fingerprints == [net.certificates[n].fingerprint for n in lg.names]
+    assert extract_graph(net).fingerprint == net.certificates["network"].fingerprint
     # FLOPs by hand: out * D * k*k * H_out*W_out for every graph layer (MACs of non-zero weights)
     c = {r["name"]: r for r in count(net)["layers"]}
     total = 0
@@ -147,7 +152,9 @@ def test_layered_graph_input():
     lg = build_layered(spec)
     net = compile(lg)
     assert [type(m) for m in net.layers] == [XLinear, nn.ReLU, XLinear]
-    assert extract_graph(net).fingerprint == lg.fingerprint
+    assert extract_layered(net).fingerprint == lg.fingerprint
+    assert extract_graph(net).fingerprint == net.certificates["network"].fingerprint
+    assert extract_graph(net).to_layered().fingerprint == lg.fingerprint
     assert net(torch.randn(3, 16)).shape == (3, 8)
     with pytest.raises(ValueError, match="input_shape"):
         compile(lg, input_shape=(15,))
@@ -199,17 +206,17 @@ def test_bad_arguments():
 def test_spec_can_require_layered_checks():
     spec = dict(SPEC, certify=["degrees", "spectrum", "reach_depth", "path_uniformity"])
     net = compile(spec)
-    assert "reach_depth" in net.certificates["network"].checks
+    assert "mixing_depth" in net.certificates["network"].checks
     assert net.certificates["network"].status == "passed"
     # dropping a required mixing check is not a pass: the network certificate is incomplete
     dropped = dict(SPEC, certify=["degrees", "spectrum"])
-    with pytest.raises(CertificateError, match=r"network incomplete: reach_depth \(not run\)"):
+    with pytest.raises(CertificateError, match=r"network incomplete: mixing_depth \(not run\)"):
         compile(dropped)
     net = compile(dropped, allow_uncertified=True)
     assert net.certificates["network"].status == "incomplete" and not net.certified
     # one sparse layer cannot connect every input to every output: refused
     one = {"input": 32, "certify": ["reach_depth"], "layers": [{"out": 8, "degree": 4}]}
-    with pytest.raises(CertificateError, match="network failed: .*reach_depth"):
+    with pytest.raises(CertificateError, match="network failed: .*mixing_depth"):
         compile(one)
 
 

@@ -145,7 +145,7 @@ def test_fingerprint_mismatch_exits_nonzero(tmp_path, monkeypatch):
     """A trained model whose graph differs from the certificate must fail the job."""
     import compiler.network as network
 
-    real = network.extract_graph
+    real = network.extract_layered
 
     def tampered(model):
         lg = real(model)
@@ -155,7 +155,7 @@ def test_fingerprint_mismatch_exits_nonzero(tmp_path, monkeypatch):
         bad = BipartiteGraph.from_ell(first.left, np.sort(ell, axis=1))
         return type(lg)([bad, *list(lg)[1:]], lg.names)
 
-    monkeypatch.setattr(network, "extract_graph", tampered)
+    monkeypatch.setattr(network, "extract_layered", tampered)
     r = demo.run_demo(
         epochs=1, limit=100, out=tmp_path / "t", stream=io.StringIO(), quiet=True, samples=8
     )

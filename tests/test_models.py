@@ -319,7 +319,7 @@ def test_compile_lowers_nested_layers_with_their_own_backend():
     net = compile(spec, backend="gather")
     body, short = net.layers[0].body[0], net.layers[0].shortcut[0]
     assert (body.backend, short.backend) == ("masked", "gather")
-    assert sorted(net.certificates) == ["layers[0].body[0]", "layers[0].shortcut[0]"]
+    assert sorted(net.certificates) == ["layers[0].body[0]", "layers[0].shortcut[0]", "network"]
     x = torch.randn(2, 4, 4, 4)
     with torch.no_grad():
         y = net(x)

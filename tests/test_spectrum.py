@@ -354,3 +354,188 @@ def test_threaded_split_products_match_scipy():
     assert np.array_equal(mv(x), mv(x))  # bitwise reproducible (two-pass Lanczos relies on it)
     assert np.allclose(mv.fast(x), a @ x, rtol=0, atol=1e-5)
     mv.close()
+
+
+# ---------------------------------------------------------------------------
+# Kuczynski-Wozniakowski upper bounds (rigour of lam_upper at scale)
+# ---------------------------------------------------------------------------
+from expandergraph.certificate import decide  # noqa: E402
+from expandergraph.kw import (  # noqa: E402
+    kw_epsilon,
+    kw_failure_probability,
+    kw_interval,
+)
+
+
+@given(
+    n=st.integers(1, 10**9),
+    k=st.integers(1, 10**5),
+    delta=st.floats(1e-12, 0.5),
+)
+@settings(max_examples=60, deadline=None)
+def test_kw_epsilon_inverts_the_paper_formula(n, k, delta):
+    eps = kw_epsilon(n, k, delta)
+    # KW 1992, Thm 4.2: P(xi_k < (1-eps) lambda) <= 1.648 sqrt(n) exp(-sqrt(eps)(2k-1))
+    assert eps == pytest.approx((math.log(1.648 * math.sqrt(n) / delta) / (2 * k - 1)) ** 2)
+    if eps <= 1:
+        paper = 1.648 * math.sqrt(n) * math.exp(-math.sqrt(eps) * (2 * k - 1))
+        assert paper == pytest.approx(delta, rel=1e-9)
+        assert kw_failure_probability(n, k, eps) == pytest.approx(paper, rel=1e-12)
+    assert kw_epsilon(n, k + 1, delta) < eps  # more steps, tighter
+
+
+def test_kw_interval_psd_and_shifted():
+    eps = kw_epsilon(1000, 50, 1e-3)
+    u, lo = kw_interval(2.0, None, n=1000, k=50, delta_top=1e-3, delta_bot=1e-3, lo=0.0, hi=9.0)
+    assert u == pytest.approx(2.0 / (1 - eps)) and lo == 0.0
+    # shifted by the enclosure: lambda_max(A + 9 I) <= (xi + 9)/(1 - eps) on the first sweep,
+    # then tightened by the lower bound found at the other end
+    u, lo = kw_interval(2.0, -3.0, n=1000, k=50, delta_top=1e-3, delta_bot=1e-3, lo=-9, hi=9)
+    a = eps / (1 - eps)
+    assert 2.0 < u < (2.0 + 9) / (1 - eps) - 9 and lo < -3.0
+    assert u == pytest.approx(2.0 + a * (2.0 - lo), rel=1e-12)  # the fixed point
+    assert lo == pytest.approx(-3.0 - a * (u + 3.0), rel=1e-12)
+    # too few steps: the bound is vacuous, the enclosure is returned
+    assert kw_interval(1.0, 0.0, n=10**6, k=1, delta_top=1e-6, delta_bot=1e-6, lo=-4, hi=4) == (
+        4.0,
+        -4.0,
+    )
+
+
+def test_kw_bad_inputs():
+    with pytest.raises(ValueError, match="delta"):
+        kw_epsilon(10, 5, 0.0)
+    with pytest.raises(ValueError, match="k=0"):
+        kw_epsilon(10, 0, 0.1)
+    with pytest.raises(ValueError, match="eps"):
+        kw_failure_probability(10, 5, 2.0)
+    with pytest.raises(ValueError, match="xi_top"):
+        kw_interval(5.0, None, n=10, k=5, delta_top=0.1, delta_bot=0.1, lo=0.0, hi=1.0)
+    g = from_nx(nx.petersen_graph())
+    for bad in (0.0, 1.0, True, "x"):
+        with pytest.raises(ValueError, match="delta"):
+            adjacency_spectrum(g, delta=bad)
+
+
+def _joined_expanders(sizes, d: int, seed: int, regular: bool) -> Graph:
+    """Random d-regular expanders in a cycle (two: a path), joined by single edges.
+
+    ``regular=False`` adds one edge between consecutive blocks (two nodes of degree
+    d+1 each); ``regular=True`` swaps one edge of each block for the joining edges
+    instead, so the graph stays d-regular.  Either way lambda_2, ... are within
+    O(1/n) of lambda_1: a tight top cluster.
+    """
+    h = nx.Graph()
+    off, blocks = 0, []
+    for i, s in enumerate(sizes):
+        b = nx.random_regular_graph(d, s, seed=seed + i)
+        h.add_edges_from((u + off, v + off) for u, v in b.edges())
+        blocks.append(off)
+        off += s
+    m = len(sizes)
+    pairs = [(i, (i + 1) % m) for i in range(m if m > 2 else 1)]
+    for i, j in pairs:
+        a, b = blocks[i], blocks[j] + 1
+        if regular:
+            a2 = next(iter(h[a]))
+            b2 = next(iter(h[b]))
+            h.remove_edge(a, a2)
+            h.remove_edge(b, b2)
+            h.add_edge(a2, b2)
+        h.add_edge(a, b)
+    return from_nx(h)
+
+
+TIGHT = [
+    ("two joined by one edge", [300, 300], False),
+    ("cycle of 4, one edge each", [150, 150, 150, 150], False),
+    ("cycle of 4, regular swap", [150, 150, 150, 150], True),
+    ("two, regular swap", [400, 400], True),
+]
+
+
+@pytest.mark.parametrize("sizes,regular", [t[1:] for t in TIGHT], ids=[t[0] for t in TIGHT])
+def test_tight_top_cluster_bounds_are_true(sizes, regular):
+    g = _joined_expanders(sizes, 6, seed=3, regular=regular)
+    w, connected, bipartite = reference(g)
+    assert connected and not bipartite
+    assert w[-1] - w[-2] < 0.05  # the tight cluster the test is about
+    lam = reference_lam(w, connected, bipartite)
+    for dl, store in ((10**4, None), (0, 2**28), (0, None)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            r = adjacency_spectrum(g, dense_limit=dl, tol=1e-9, store_budget=store)
+        assert r.lam_lower <= lam + 1e-12 and lam <= r.lam_upper
+        assert w[-2] <= r.lambda_2_upper
+        assert r.lambda_min_bound <= w[0] + 1e-12
+        # the residual is a true error bar for the reported eigenvalues
+        assert min(abs(w - r.lambda_2)) <= r.residual_2 + 1e-12
+        assert min(abs(w - r.lambda_min)) <= r.residual_min + 1e-12
+        if dl == 0:
+            assert r.converged and r.kw_steps > 0 and r.matvecs > 0
+            assert "Kuczynski" in r.upper_method and r.delta == 1e-6
+            assert abs(r.lambda_2 - w[-2]) < 1e-8  # the extreme one, not a neighbour
+        else:
+            assert r.upper_method.startswith("dense") and r.lam_upper - lam < 1e-9
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lanczos_upper_bounds_random_graphs(seed):
+    cases = [
+        permutation_regular(1500, 6, seed),
+        from_nx(nx.gnm_random_graph(1200, 6000, seed=seed)),  # irregular
+        from_nx(nx.random_regular_graph(4, 1000, seed=seed)),
+    ]
+    for g in cases:
+        w, connected, bipartite = reference(g)
+        lam = reference_lam(w, connected, bipartite)
+        for normalised in (False, True):
+            r = adjacency_spectrum(g, dense_limit=0, tol=1e-8, normalised=normalised)
+            ref = lam
+            if normalised:
+                a = g.adjacency().toarray().astype(float)
+                dg = a.sum(axis=1)
+                s = 1 / np.sqrt(np.where(dg > 0, dg, 1))
+                wn = np.linalg.eigvalsh(s[:, None] * a * s[None, :])
+                ref = reference_lam(wn, connected, bipartite)
+            assert r.lam_lower <= ref + 1e-10 <= r.lam_upper + 1e-10
+            assert abs(r.lam - ref) < 1e-7
+
+
+def test_near_tie_is_undecided_far_threshold_decides():
+    """A threshold within the KW slack of lam: the interval straddles it."""
+    g = permutation_regular(2000, 8, 5)
+    w, connected, bipartite = reference(g)
+    lam = reference_lam(w, connected, bipartite)
+    r = adjacency_spectrum(g, dense_limit=0, tol=1e-8)
+    lo, hi = r.lam_lower / 8, r.lam_upper / 8
+    assert lo <= lam / 8 <= hi
+    near = lam / 8 + 1e-5  # true verdict: passes, by a margin below what KW can resolve
+    assert hi - lam / 8 > 1e-5
+    assert decide(lo, hi, near, "<=") == "undecided"
+    assert decide(lo, hi, lam / 8 - 1e-5, "<=") in ("undecided", "failed")
+    assert decide(lo, hi, hi + 1e-3, "<=") == "passed"
+    # the dense path resolves the same near tie
+    rd = adjacency_spectrum(g, dense_limit=10**4)
+    assert decide(rd.lam_lower / 8, rd.lam_upper / 8, near, "<=") == "passed"
+
+
+def test_singular_value_upper_bound_is_true():
+    rng = np.random.default_rng(4)
+    left, right, d = 1200, 600, 3
+    src = np.repeat(np.arange(left), d)
+    regular = rng.permutation(np.repeat(np.arange(right), 2 * d))
+    for dst in (regular, rng.integers(0, right, left * d)):
+        b = BipartiteGraph.from_edges(left, right, src, dst)
+        for normalised in (False, True):
+            m = b.biadjacency().toarray().astype(float)
+            if normalised:
+                rs, cs = m.sum(1), m.sum(0)
+                m = m / np.sqrt(np.where(rs > 0, rs, 1))[:, None] / np.sqrt(np.where(cs > 0, cs, 1))
+            s = np.linalg.svd(m, compute_uv=False)
+            for dl in (10**4, 0):
+                r = bipartite_singular_values(b, dense_limit=dl, normalised=normalised, tol=1e-9)
+                assert r.sigma_2_lower <= s[1] + 1e-10 and s[1] <= r.sigma_2_upper
+                assert abs(r.sigma_2 - s[1]) < 1e-7
+                if dl == 0:
+                    assert "Kuczynski" in r.upper_method and r.kw_steps > 0

@@ -444,7 +444,7 @@ def test_compiled_spec_trains_and_checkpoints_its_graphs(tmp_path):
     pytest.importorskip("expandergraph.certify")
     import yaml
 
-    from compiler import compile, extract_graph
+    from compiler import compile, extract_layered
 
     spec = tmp_path / "xmlp.yaml"
     spec.write_text(SPEC)
@@ -456,7 +456,7 @@ def test_compiled_spec_trains_and_checkpoints_its_graphs(tmp_path):
     raw = yaml.safe_load(SPEC)
     raw["seed"] = 7
     net = compile(raw)
-    fps = extract_graph(net).fingerprints
+    fps = extract_layered(net).fingerprints
     assert len(fps) == 3 and ck["fingerprints"] == fps == res["fingerprints"]
     certs = json.loads(ck["certificates"])
     assert [certs[f"layers[{i}]"]["fingerprint"] for i in (0, 2, 4)] == fps
@@ -466,7 +466,7 @@ def test_compiled_spec_trains_and_checkpoints_its_graphs(tmp_path):
         assert torch.equal(ck["model"][k], net.state_dict()[k]), k
     # the trained weights load (fingerprint-checked) and the graph reads back unchanged
     load_checkpoint(path, net)
-    assert extract_graph(net).fingerprints == fps
+    assert extract_layered(net).fingerprints == fps
     test = load_dataset("digits", split="test")
     net.eval()
     with torch.no_grad():

@@ -12,6 +12,7 @@ from math import isqrt
 import numpy as np
 
 from ..graph import BipartiteGraph, Graph
+from ..limits import check_bytes
 from .random import _int_param
 
 __all__ = ["margulis", "lps", "lps_bipartite", "paley"]
@@ -106,6 +107,7 @@ def margulis(m: int) -> Graph:
     4
     """
     m = _int_param("margulis", "m", m, lo=2)
+    check_bytes("margulis", f"m={m}", 8 * 8 * 4 * m * m)  # 8 columns, ~4 live copies
     x, y = np.divmod(np.arange(m * m, dtype=np.int64), m)
     cols = []
     for dx, dy in ((2 * y, 0), (2 * y + 1, 0), (0, 2 * x), (0, 2 * x + 1)):
@@ -142,6 +144,9 @@ def paley(q: int) -> Graph:
     >>> g.n, g.degree, g.neighbors(0).tolist()
     (13, 6, [1, 3, 4, 9, 10, 12])
     """
+    q = _int_param("paley", "q", q)
+    if q > 1:  # the (q, (q-1)/2) neighbour table and its sorted copy
+        check_bytes("paley", f"q={q}", 8 * 3 * q * (q - 1) // 2)
     q = _prime_1mod4("paley", "q", q)
     squares = np.unique(np.arange(1, q, dtype=np.int64) ** 2 % q)
     table = (np.arange(q, dtype=np.int64)[:, None] + squares[None, :]) % q
@@ -240,6 +245,9 @@ def _lps_parts(func: str, p, q):
     """
     p = _prime_1mod4(func, "p", p)
     q = _prime_1mod4(func, "q", q)
+    # PGL2(q) tables (~q³ matrices, the 2q³-entry code lookup) and the generator grid
+    need = 8 * (q**3 * (12 + 2 * (p + 1)) + 2 * q**3) + 32 * (isqrt(p) // 2 + 1) ** 4
+    check_bytes(func, f"p={p}, q={q}", need)
     if p == q:
         raise ValueError(f"{func}: p={p} and q={q} must be distinct primes")
     legendre = 1 if pow(p, (q - 1) // 2, q) == 1 else -1

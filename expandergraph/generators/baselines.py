@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import BipartiteGraph
+from ..limits import check_bytes
 from .random import _int_param
 
 __all__ = ["grouped", "local", "dense", "baseline_like"]
@@ -20,10 +21,11 @@ def _widths(func: str, left, right) -> tuple[int, int]:
     return _int_param(func, "left", left, lo=1), _int_param(func, "right", right, lo=1)
 
 
-def _degree(func: str, d, left: int) -> int:
+def _degree(func: str, d, left: int, right: int) -> int:
     d = _int_param(func, "d", d, lo=1)
     if d > left:
         raise ValueError(f"{func}: d={d} must be <= left={left}")
+    check_bytes(func, f"left={left}, right={right}, d={d}", 8 * (left + right + 3 * right * d))
     return d
 
 
@@ -55,7 +57,7 @@ def grouped(left: int, right: int, d: int) -> BipartiteGraph:
     """
     func = "grouped"
     left, right = _widths(func, left, right)
-    d = _degree(func, d, left)
+    d = _degree(func, d, left, right)
     if left % d:
         raise ValueError(f"{func}: d={d} must divide left={left}")
     groups = left // d
@@ -94,7 +96,7 @@ def local(left: int, right: int, d: int) -> BipartiteGraph:
     """
     func = "local"
     left, right = _widths(func, left, right)
-    d = _degree(func, d, left)
+    d = _degree(func, d, left, right)
     v = np.arange(right, dtype=np.int64)
     centre = (2 * v * left + right) // (2 * right)
     ell = (centre[:, None] - d // 2 + np.arange(d, dtype=np.int64)) % left
@@ -122,6 +124,7 @@ def dense(left: int, right: int) -> BipartiteGraph:
     (3, 2, 1.0)
     """
     left, right = _widths("dense", left, right)
+    check_bytes("dense", f"left={left}, right={right}", 8 * (left + right + 2 * left * right))
     indptr = np.arange(right + 1, dtype=np.int64) * left
     indices = np.tile(np.arange(left, dtype=np.int64), right)
     meta = {"construction": "dense", "left": left, "right": right}

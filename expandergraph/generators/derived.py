@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import BipartiteGraph, Graph
+from ..limits import check_bytes
 from .random import _int_param, _seed_param
 
 __all__ = ["double_cover", "two_lift", "block_expander"]
@@ -163,6 +164,8 @@ def block_expander(g: Graph | BipartiteGraph, block: int) -> Graph | BipartiteGr
             f"block_expander: g must be a Graph or BipartiteGraph, got {type(g).__name__}"
         )
     rows_b = g.right if isinstance(g, BipartiteGraph) else g.n
+    need = 8 * (3 * g.indices.size * block * block + 2 * (rows_b + 1) * block)
+    check_bytes("block_expander", f"block={block}", need)
     deg = np.diff(g.indptr)
     # every entry u of block row r expands to u*block + 0..block-1 (sorted rows stay sorted)
     expanded = (g.indices[:, None] * block + np.arange(block)).ravel()

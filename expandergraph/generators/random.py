@@ -360,7 +360,9 @@ def random_bipartite(left: int, right: int, d: int, seed: int = 0) -> BipartiteG
     seed = _seed_param(func, seed)
     if d > left:
         raise ValueError(f"{func}: d={d} must be <= left={left}")
-    check_bytes(func, f"left={left}, right={right}, d={d}", 8 * (right + 1 + 3 * right * d))
+    # the table plus one left-sized count array (out-degrees) that every user needs
+    need = 8 * (left + right + 1 + 3 * right * d)
+    check_bytes(func, f"left={left}, right={right}, d={d}", need)
     name = f"random-bipartite:left={left},right={right},d={d},seed={seed}"
     meta = {"construction": "random-bipartite", "left": left, "right": right, "d": d}
     meta["seed"] = seed
