@@ -307,8 +307,11 @@ def load_data(quick: bool, data_dir: str) -> tuple[Dataset, Dataset, dict]:
 def run_grid(args, train: Dataset, test: Dataset, data: dict) -> dict:
     """Run (or skip/resume) every ``(cell, seed)``; returns the results record."""
     out = Path(args.out)
-    runs_dir = out.parent / (out.stem + "_runs")
-    record = json.loads(out.read_text()) if out.is_file() else {"runs": {}}
+    runs_dir = Path(getattr(args, "runs_dir", None) or out.parent / (out.stem + "_runs"))
+    fresh = getattr(args, "fresh", False) or not out.is_file()
+    record = {"runs": {}} if fresh else json.loads(out.read_text())
+    if not isinstance(record.get("runs"), dict):  # the pre-issue-15 format: start afresh
+        record = {"runs": {}}
     shape = tuple(train.shape)
     recipe = {**RECIPE, "epochs": args.epochs}
     cells = parse_cells(args.cells)
@@ -506,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--out", default=None, help="results JSON")
+    p.add_argument(
+        "--runs-dir", default=None, help="checkpoints (default runs/expander_vs_grouped)"
+    )
     args = p.parse_args(argv)
     try:
         args.seeds = [int(s) for s in args.seeds.split(",")]
@@ -516,6 +522,12 @@ def main(argv: list[str] | None = None) -> int:
         args.cells = args.cells or ",".join(f"{v}:1/8" for v in SPARSE) + ",dense"
         args.seeds = args.seeds[:1] if argv is None or "--seeds" not in argv else args.seeds
     args.epochs = args.epochs or 30
+    args.fresh = args.quick  # the smoke test always trains
+    if args.quick and args.runs_dir is None:
+        import tempfile
+
+        args.runs_dir = tempfile.mkdtemp(prefix="evg-quick-")
+    args.runs_dir = args.runs_dir or str(ROOT / "runs" / "expander_vs_grouped")
     stem = "expander_vs_grouped_quick" if args.quick else "expander_vs_grouped"
     args.out = args.out or str(RESULTS / f"{stem}.json")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

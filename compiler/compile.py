@@ -119,7 +119,7 @@ def _certify_network(
     subject: str | None = None,
 ) -> Certificate:
     """The network certificate of the spec's network graph (its layers already certified)."""
-    from expandergraph.network_guarantees import certify_network
+    from expandergraph.network import certify_network
 
     kw = {k: v for k, v in (params or {}).items() if k in _NETWORK_PARAMS}
     try:

@@ -68,10 +68,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph import BipartiteGraph
-from .layered import LayeredGraph
+from ..graph import BipartiteGraph
+from ..layered import LayeredGraph
 
-__all__ = ["Edge", "NetworkGraph", "EDGE_KINDS", "FORMAT", "reach_fraction", "path_count"]
+__all__ = ["Edge", "NetworkGraph", "EDGE_KINDS", "FORMAT"]
 
 #: edge kinds (module docstring)
 EDGE_KINDS = ("graph", "identity", "embed", "permute", "flatten")
@@ -353,7 +353,7 @@ class NetworkGraph:
         (``spatial = H*W``); ``residual`` is ``add([body, shortcut or x])``;
         ``concat`` is ``concat([x, body])``; the last tensor feeds ``"output"``.
         """
-        from .spec import layer_graph
+        from ..spec import layer_graph
 
         graphs = graphs or {}
         net = cls(spec.input[0], spec.name or "")
@@ -485,20 +485,6 @@ class NetworkGraph:
             f"NetworkGraph({self.name or 'network'}: {len(self.widths)} tensors, "
             f"{len(self.graph_edges)} graph layers, {len(self.edges)} edges)"
         )
-
-
-def reach_fraction(graph: NetworkGraph, source: str, target: str) -> float:
-    """See :func:`expandergraph.network_guarantees.reach_fraction`."""
-    from .network_guarantees import reach_fraction as impl
-
-    return impl(graph, source, target)
-
-
-def path_count(graph: NetworkGraph, source: str, S, target: str, T) -> int:
-    """See :func:`expandergraph.network_guarantees.path_count`."""
-    from .network_guarantees import path_count as impl
-
-    return impl(graph, source, S, target, T)
 
 
 def _npy(arr: np.ndarray) -> bytes:
