@@ -204,6 +204,130 @@ register_command(
 )
 
 
+def network_of(source: str, input_shape=None):
+    """The network graph of a model name or a spec file, lowered from the spec (no modules)."""
+    from expandergraph.network import NetworkGraph
+    from expandergraph.spec import load_spec
+
+    from .compile import _layer_graphs, _load
+
+    if _is_spec_path(source):
+        spec = _load(source, input_shape)
+    else:
+        from . import models
+
+        try:
+            models.parse_name(source)
+        except ValueError:
+            raise ValueError(
+                f"{source}: neither a model name (see `xnet models`) nor a spec file "
+                "(a spec must end in .yaml, .yml or .json)"
+            ) from None
+        opts = {} if input_shape is None else {"input_shape": list(input_shape)}
+        spec = load_spec(models.spec(source, **opts))
+    return NetworkGraph.from_spec(spec, _layer_graphs(spec.layers, {}))
+
+
+def _tensor(net, name: str, option: str) -> str:
+    if name not in net.widths:
+        shown = ", ".join(list(net.widths)[:6])
+        raise ValueError(f"{option}: no tensor {name!r} in the network (tensors: {shown}, ...)")
+    return name
+
+
+def _add_mixing(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="model name (see `xnet models`) or layer-graph spec")
+    p.add_argument("--from", dest="start", default="input", help="start tensor (default input)")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--input", type=_shape, default=None, help="input shape F or CxHxW")
+
+
+def _run_mixing(args) -> int:
+    """Reach fraction of every tensor from ``--from``, and the mixing depth."""
+    from expandergraph.network import ideal_network_depth, mixing_depth, reach_fractions
+
+    net = network_of(args.spec, args.input)
+    start = _tensor(net, args.start, "--from")
+    fractions = reach_fractions(net, start)
+    m = mixing_depth(net, start)
+    out = {
+        "start": start,
+        "mixing_depth": m.depth,
+        "mixed_tensor": m.tensor,
+        "ideal": ideal_network_depth(net, start),
+        "stop_tensor": m.stop_tensor,
+        "stop_fraction": m.stop_fraction,
+        "reach_fraction": fractions,
+        "fingerprint": net.fingerprint,
+    }
+    if args.json:
+        sys.stdout.write(json.dumps(out) + "\n")
+        return 0
+    sys.stdout.write(f"{args.spec}: network {net.fingerprint[:16]}, from {start}\n")
+    if m.depth is None:
+        sys.stdout.write(
+            f"  never mixes fully: reach stops at {m.stop_fraction} at {m.stop_tensor}\n"
+        )
+    else:
+        sys.stdout.write(
+            f"  mixing depth {m.depth} graph layers (at {m.tensor}; ideal {out['ideal']})\n"
+        )
+    for name, f in fractions.items():
+        sys.stdout.write(f"  {name:<28} {f:.4f}\n")
+    return 0
+
+
+def _add_paths(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="model name (see `xnet models`) or layer-graph spec")
+    p.add_argument("--source", default="input", help="source tensor (default input)")
+    p.add_argument("--sources", required=True, help="channel set, e.g. 0,3,10-19")
+    p.add_argument("--target", default="output", help="target tensor (default output)")
+    p.add_argument("--targets", required=True, help="channel set, e.g. 5-9")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--input", type=_shape, default=None, help="input shape F or CxHxW")
+
+
+def _run_paths(args) -> int:
+    """Exact path count between two channel sets, the uniform prediction and the deviation."""
+    from expandergraph.network import path_count, uniform_prediction
+    from expandergraph.nodesets import parse_node_set
+
+    net = network_of(args.spec, args.input)
+    src = _tensor(net, args.source, "--source")
+    dst = _tensor(net, args.target, "--target")
+    s = parse_node_set(args.sources, net.widths[src], "--sources")
+    t = parse_node_set(args.targets, net.widths[dst], "--targets")
+    count = path_count(net, src, s, dst, t)
+    pred = uniform_prediction(net, src, s, dst, t)
+    dev = None if pred == 0 else abs(float((count - pred) / pred))
+    out = {
+        "source": src,
+        "target": dst,
+        "sources": int(s.size),
+        "targets": int(t.size),
+        "count": count,
+        "predicted": float(pred),
+        "relative_deviation": dev,
+    }
+    if args.json:
+        sys.stdout.write(json.dumps(out) + "\n")
+    else:
+        sys.stdout.write(
+            f"{args.spec}: paths {src}[{s.size}] -> {dst}[{t.size}]: exact {count:,}, "
+            f"uniform prediction {float(pred):,.1f}, relative deviation "
+            f"{'n/a' if dev is None else f'{dev:.4g}'}\n"
+        )
+    return 0
+
+
+register_command(
+    "mixing", _add_mixing, _run_mixing, "reach fractions and mixing depth of a model's network"
+)
+register_command(
+    "paths", _add_paths, _run_paths, "exact path counts between channel sets of a model"
+)
+
+
 def _add_models(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the names as a JSON list")
 
