@@ -7,7 +7,16 @@ back.  See DESIGN.md, "compiler".
 """
 
 from .compile import compile
+from .lowering import network_graph
 from .modules import XConv2d, XLinear
 from .network import XNet, extract_graph, extract_layered
 
-__all__ = ["compile", "extract_graph", "extract_layered", "XLinear", "XConv2d", "XNet"]
+__all__ = [
+    "compile",
+    "network_graph",
+    "extract_graph",
+    "extract_layered",
+    "XLinear",
+    "XConv2d",
+    "XNet",
+]

@@ -205,27 +205,10 @@ register_command(
 
 
 def network_of(source: str, input_shape=None):
-    """The network graph of a model name or a spec file, lowered from the spec (no modules)."""
-    from expandergraph.network import NetworkGraph
-    from expandergraph.spec import load_spec
+    """The network graph of a model name or a spec file (:func:`compiler.network_graph`)."""
+    from .lowering import network_graph
 
-    from .compile import _layer_graphs, _load
-
-    if _is_spec_path(source):
-        spec = _load(source, input_shape)
-    else:
-        from . import models
-
-        try:
-            models.parse_name(source)
-        except ValueError:
-            raise ValueError(
-                f"{source}: neither a model name (see `xnet models`) nor a spec file "
-                "(a spec must end in .yaml, .yml or .json)"
-            ) from None
-        opts = {} if input_shape is None else {"input_shape": list(input_shape)}
-        spec = load_spec(models.spec(source, **opts))
-    return NetworkGraph.from_spec(spec, _layer_graphs(spec.layers, {}))
+    return network_graph(source, input_shape)
 
 
 def _tensor(net, name: str, option: str) -> str:

@@ -1,0 +1,44 @@
+"""``network_graph``: the network graph of a model name or a spec, lowered without modules."""
+
+from __future__ import annotations
+
+from .compile import _layer_graphs, _load
+
+__all__ = ["network_graph"]
+
+
+def network_graph(source, input_shape=None):
+    """The network graph of a model name (``xnet models``) or a spec, lowered without modules.
+
+    The same :class:`expandergraph.network.NetworkGraph` that :func:`compile` certifies
+    (same fingerprint), built from the spec alone: no torch modules, no certificate.
+
+    Examples
+    --------
+    >>> net = network_graph("x-resnet-20")
+    >>> net.widths["input"], net.widths["output"]
+    (3, 10)
+    """
+    from pathlib import Path
+
+    from expandergraph.network import NetworkGraph
+    from expandergraph.spec import Spec, load_spec
+
+    if isinstance(source, (dict, Spec)) or (
+        isinstance(source, (str, Path))
+        and (str(source).lower().endswith((".yaml", ".yml", ".json")) or Path(source).is_file())
+    ):
+        spec = _load(source, input_shape)
+    else:
+        from . import models
+
+        try:
+            models.parse_name(source)
+        except ValueError:
+            raise ValueError(
+                f"{source}: neither a model name (see `xnet models`) nor a spec file "
+                "(a spec must end in .yaml, .yml or .json)"
+            ) from None
+        opts = {} if input_shape is None else {"input_shape": list(input_shape)}
+        spec = load_spec(models.spec(source, **opts))
+    return NetworkGraph.from_spec(spec, _layer_graphs(spec.layers, {}))
