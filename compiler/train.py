@@ -122,6 +122,66 @@ _SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 _FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 # changing these on --resume would change what the run means
 _RESUME_FIXED = ("seed", "batch_size", "limit", "val_fraction", "split_seed")
+# the hyperparameters that define a run (``epochs`` may grow on --resume, so it is not one)
+_IDENTITY_HYPER = _RESUME_FIXED + (
+    "lr",
+    "momentum",
+    "nesterov",
+    "weight_decay",
+    "schedule",
+    "milestones",
+    "gamma",
+    "label_smoothing",
+    "augment",
+    "amp",
+)
+
+
+def run_identity(model: nn.Module, config, data_name: str) -> dict:
+    """What a run *is*: hashes of the canonical spec (every field), the data and the recipe.
+
+    ``model``: the sha256 of the model's canonical spec (sorted-key JSON of every field,
+    activations included) when it has one, else of its class, parameter names and shapes
+    and graph fingerprints; ``network``: the network certificate's fingerprint;
+    ``data``: the data description; ``hyper``: the hyperparameters that define the run
+    (:data:`_IDENTITY_HYPER`); ``id``: the sha256 over all of them.  Every checkpoint
+    carries it; ``--resume`` and the best checkpoint must match it.
+    """
+    import hashlib
+
+    def digest(obj) -> str:
+        text = json.dumps(obj, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    spec = getattr(model, "spec", None)
+    if spec is not None and getattr(spec, "raw", None) is not None:
+        model_part = digest({"spec": spec.raw})
+    else:
+        shapes = [[k, list(v.shape)] for k, v in model.state_dict().items() if hasattr(v, "shape")]
+        model_part = digest(
+            {"class": type(model).__name__, "shapes": shapes, "graphs": model_fingerprints(model)}
+        )
+    certs = getattr(model, "certificates", None) or {}
+    network = certs.get("network").fingerprint if "network" in certs else None
+    hyper = {k: getattr(config, k) for k in _IDENTITY_HYPER}
+    ident = {"model": model_part, "network": network, "data": data_name, "hyper": hyper}
+    ident["id"] = digest(ident)
+    return ident
+
+
+def _identity_mismatch(old: dict, new: dict) -> str | None:
+    """A readable description of how two run identities differ (``None`` if they match)."""
+    if old.get("id") == new.get("id"):
+        return None
+    for key in ("model", "network", "data"):
+        if old.get(key) != new.get(key):
+            what = "spec" if key == "model" else key
+            return f"the {what} differs ({str(old.get(key))[:16]} vs {str(new.get(key))[:16]})"
+    for k in _IDENTITY_HYPER:
+        a, b = (old.get("hyper") or {}).get(k), (new.get("hyper") or {}).get(k)
+        if a != b:
+            return f"{k} differs ({a!r} vs {b!r})"
+    return "the run identity differs"
 
 
 # -- configuration ---------------------------------------------------------------
@@ -1073,14 +1133,19 @@ def _fit(model, data, cfg: TrainConfig, d: _Dist, device_type: str, options: dic
     best = {"val_acc": -1.0, "val_loss": math.inf, "epoch": 0}
     best_state = None
     start = 0
+    identity = run_identity(core, cfg, data_name)
     if cfg.resume:
         ck = load_checkpoint(last, core)
         _check_resume(ck, cfg, data_name, last)
+        if "identity" in ck:
+            why = _identity_mismatch(ck["identity"], identity)
+            if why:
+                raise ValueError(f"resume: {last} belongs to another run: {why}")
         optimizer.load_state_dict(ck["optimizer"])
         if ck.get("scaler"):
             scaler.load_state_dict(ck["scaler"])
         history, best, start = list(ck["history"]), dict(ck["best"]), int(ck["epoch"])
-        best_state = _load_best(out / "best.pt", core, best, start)
+        best_state = _load_best(out / "best.pt", core, best, start, identity)
         _set_rng_state(ck["rng"])
         if start >= cfg.epochs and (previous := _current_summary(out, history, best)):
             _log(d, cfg, f"{out} already completed {start} epochs; nothing to do")
@@ -1106,6 +1171,7 @@ def _fit(model, data, cfg: TrainConfig, d: _Dist, device_type: str, options: dic
         "certificates": _certificates_json(core),
         "world_size": d.world,
         "torch_version": str(torch.__version__),
+        "identity": identity,
     }
     ran = 0
     epoch = start
@@ -1172,6 +1238,7 @@ def _fit(model, data, cfg: TrainConfig, d: _Dist, device_type: str, options: dic
         "seed": cfg.seed,
         "params": params,
         "fingerprints": fingerprints,
+        "identity": identity["id"],
         "certified": getattr(core, "certified", None),
         "override": getattr(core, "override", None),
         "epochs": len(history),
@@ -1276,13 +1343,19 @@ def _check_resume(ck: dict, cfg: TrainConfig, data_name: str, path: Path) -> Non
             )
 
 
-def _load_best(path: Path, core: nn.Module, best: dict, epoch: int) -> dict | None:
+def _load_best(
+    path: Path, core: nn.Module, best: dict, epoch: int, identity: dict | None = None
+) -> dict | None:
     if best["epoch"] == 0:
         return None
     if not path.is_file():
         raise ValueError(f"resume: {path} is missing (best epoch {best['epoch']})")
     ck = load_checkpoint(path)
     _check_same_model(core, ck, path)
+    if identity is not None and "identity" in ck:
+        why = _identity_mismatch(ck["identity"], identity)
+        if why:
+            raise ValueError(f"resume: {path} belongs to another run: {why}")
     if ck.get("epoch") != best["epoch"] and ck.get("epoch", 0) <= epoch:
         raise ValueError(
             f"resume: {path} holds epoch {ck.get('epoch')}, but the best epoch is {best['epoch']}"
