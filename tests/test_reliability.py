@@ -485,3 +485,28 @@ def test_disk_full_keeps_previous_checkpoint_and_no_temp(tmp_path, monkeypatch, 
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "No space left on device" in err and err.count("\n") == 0
     assert not [f for f in out.iterdir() if f.name.endswith(".tmp")]
+
+
+def test_train_out_under_a_file_is_one_line(tmp_path, capsys):
+    """An --out that cannot be created (a path below a regular file) gives one line, exit 2."""
+    from compiler.train import main as train_main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = train_main(
+        [
+            "compiler/specs/tiny-mlp.yaml",
+            "--data",
+            "digits",
+            "--epochs",
+            "1",
+            "--limit",
+            "60",
+            "-q",
+            "--out",
+            str(blocker / "sub"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Not a directory" in err
+    assert blocker.read_text() == "x"
