@@ -120,14 +120,9 @@ def build_model(source: str, backend=None, allow_uncertified: bool = False, inpu
             input_shape=input_shape,
         )
     from . import models
+    from .lowering import check_model_name
 
-    try:
-        models.parse_name(source)
-    except ValueError:
-        raise ValueError(
-            f"{source}: neither a model name (see `xnet models`) nor a spec file "
-            "(a spec must end in .yaml, .yml or .json)"
-        ) from None
+    check_model_name(source)
     opts = {} if input_shape is None else {"input_shape": list(input_shape)}
     return models.build(
         source, backend=backend, allow_uncertified=allow_uncertified or None, **opts

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from .compile import _layer_graphs, _load
 
-__all__ = ["network_graph"]
+__all__ = ["network_graph", "check_model_name"]
+
+
+def check_model_name(source: str) -> None:
+    """Refuse a source that is neither a model name nor a spec, in one line."""
+    from . import models
+
+    try:
+        models.parse_name(source)
+    except ValueError:
+        raise ValueError(
+            f"{source}: neither a model name (see `xnet models`) nor a spec file "
+            "(a spec must end in .yaml, .yml or .json)"
+        ) from None
 
 
 def network_graph(source, input_shape=None):
@@ -32,13 +45,7 @@ def network_graph(source, input_shape=None):
     else:
         from . import models
 
-        try:
-            models.parse_name(source)
-        except ValueError:
-            raise ValueError(
-                f"{source}: neither a model name (see `xnet models`) nor a spec file "
-                "(a spec must end in .yaml, .yml or .json)"
-            ) from None
+        check_model_name(source)
         opts = {} if input_shape is None else {"input_shape": list(input_shape)}
         spec = load_spec(models.spec(source, **opts))
     return NetworkGraph.from_spec(spec, _layer_graphs(spec.layers, {}))
