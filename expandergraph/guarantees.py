@@ -57,6 +57,7 @@ __all__ = [
     "LAYERED_CHECKS",
     "LAYER_CHECKS",
     "LAYERED_REQUIRED",
+    "layer_certificates_check",
     "KAPPA",
     "SIGMA",
     "EPS_MAX",
@@ -193,19 +194,7 @@ def certify_layered(
                 )
             )
     if cert.parts:
-        worst = max((p.summary.get("alpha") or 0.0 for p in cert.parts), default=0.0)
-        cert.add(
-            Check(
-                "layer_certificates",
-                len(cert.parts),
-                bound=len(lg),
-                relation="==",
-                method="one certificate per layer (their verdicts are the parts')",
-                passed=True,
-                required=True,
-                detail={"worst_alpha": worst},
-            )
-        )
+        worst = layer_certificates_check(cert, len(lg))
         if all(p.status == "passed" for p in cert.parts):
             cert.claims.append(f"every layer has alpha <= {alpha_max:g} (worst {worst:.3g})")
     spectra = None
@@ -240,6 +229,24 @@ def certify_layered(
         step(f"exact path counts on {samples} random set pairs")
         _sampled_check(cert, lg, spectra, params["sigma"], samples, seed)
     return cert
+
+
+def layer_certificates_check(cert: Certificate, layers: int) -> float:
+    """Add the ``layer_certificates`` check (one part per graph layer); return the worst alpha."""
+    worst = max((p.summary.get("alpha") or 0.0 for p in cert.parts), default=0.0)
+    cert.add(
+        Check(
+            "layer_certificates",
+            len(cert.parts),
+            bound=layers,
+            relation="==",
+            method="one certificate per graph layer (their verdicts are the parts')",
+            passed=True,
+            required=True,
+            detail={"worst_alpha": worst},
+        )
+    )
+    return worst
 
 
 def _parse_params(kappa, sigma, eps_max) -> dict:

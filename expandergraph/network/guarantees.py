@@ -634,17 +634,7 @@ def certify_network(
                 cache[fp] = certify(e.graph, checks=layer_checks, alpha_max=alpha_max, delta=delta)
             cert.parts.append(cache[fp])
     if cert.parts:
-        cert.add(
-            Check(
-                "layer_certificates",
-                len(cert.parts),
-                bound=len(gedges),
-                relation="==",
-                method="one certificate per graph layer (their verdicts are the parts')",
-                passed=True,
-                required=True,
-            )
-        )
+        gu.layer_certificates_check(cert, len(gedges))
     if "mixing_depth" in wanted:
         # log-step mixing from every start tensor
         starts = list(dict.fromkeys(e.source for e in gedges))
