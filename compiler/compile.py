@@ -1,13 +1,14 @@
 """``compile``: lower a certified layer-graph spec into an :class:`~compiler.network.XNet`.
 
-Pipeline (DESIGN.md, "Lowering"): the spec is validated by
-:func:`expandergraph.spec.load_spec`; every graph-bearing layer's graph is
-built by :func:`expandergraph.spec.layer_graph` and certified by
-:func:`expandergraph.certify.certify`; the graph layers, when their widths
-chain, are certified together by :func:`expandergraph.guarantees.certify_layered`;
-and the *same* graph objects become the modules' index tables.  A failing
-certificate refuses the spec unless ``allow_uncertified=True``, in which case
-the override is written on the failing certificates and on the model (and so
+Pipeline, in this order: the network spec is validated by
+:func:`compiler.spec.load_spec`; every graph layer's graph is built once by
+:func:`expandergraph.spec.layer_graph`; the spec is lowered to one
+:class:`expandergraph.network.NetworkGraph` holding those graphs; every layer
+graph is certified by :func:`expandergraph.certify.certify` and the whole
+network by :func:`expandergraph.network.certify_network`; only then are the
+modules built, from the network graph's own layer graphs.  A certificate that
+is not ``passed`` refuses the spec unless ``allow_uncertified=True``, in which
+case the override is written on those certificates and on the model (and so
 into its ``state_dict``).
 
 Lowering of the spec's kinds:
@@ -31,9 +32,10 @@ residual      :class:`~compiler.network.Residual`: ``body(x) + shortcut(x)``
 concat        :class:`~compiler.network.Concat`: ``cat([x, body(x)], dim=1)``
 ============  ====================================================================
 
-Graph-bearing layers inside ``residual``/``concat`` layers are certified like
-top-level ones, under their locations (``layers[3].body[1]``); a nested
-spec's graph layers are not a chain, so it gets no ``"network"`` certificate.
+Graph layers inside ``residual``/``concat`` layers are certified like
+top-level ones, under their locations (``layers[3].body[1]``); the
+``"network"`` certificate covers the whole network, skips and concatenations
+included.
 
 Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018, §3.
 """
@@ -49,6 +51,7 @@ from expandergraph import BipartiteGraph, Certificate, LayeredGraph
 
 from .modules import XConv2d, XLinear
 from .network import ChannelShuffle, Concat, Residual, XNet, network_from_layered
+from .spec import BACKENDS, DEFAULT_BACKEND, NETWORK, Spec, layer_backend, load_spec
 
 __all__ = ["compile", "CertificateError", "DEFAULT_CHECKS", "DEFAULT_NETWORK_CHECKS"]
 
@@ -174,34 +177,12 @@ def _graphless(layer) -> nn.Module:
     raise ValueError(f"{layer.where}.kind: {kind!r} cannot be compiled")  # pragma: no cover
 
 
-def _raw_at(spec, where: str):
-    """The raw mapping at a location like ``layers[3].body[1]`` (``{}`` if absent)."""
-    node = spec.raw
-    for part in where.split("."):
-        key, _, rest = part.partition("[")
-        node = node.get(key) if isinstance(node, dict) else None
-        i = int(rest.rstrip("]")) if rest else None
-        if not isinstance(node, list) or i is None or i >= len(node):
-            return {}
-        node = node[i]
-    return node
-
-
-def _backend_for(layer, spec, backend: str | None) -> str:
-    raw = _raw_at(spec, layer.where)
-    if isinstance(raw, dict) and "backend" in raw:
-        return raw["backend"]
-    if backend is not None:
-        return backend
-    return layer.options.get("backend") or "gather"
-
-
 def _layer_graphs(layers, out: dict) -> dict:
     """Every graph layer's graph, keyed by spec location, nested layers included (in order)."""
     from expandergraph.spec import layer_graph
 
     for layer in layers:
-        if layer.kind in ("residual", "concat"):
+        if layer.is_nested:
             _layer_graphs(layer.body, out)
             _layer_graphs(layer.shortcut or (), out)
         elif layer.has_graph:
@@ -222,7 +203,7 @@ def _lower(layer, spec, backend: str | None, graphs: dict) -> nn.Module:
     if not layer.has_graph:
         return _graphless(layer)
     g = graphs[layer.where]  # the network graph's own layer graph: one object, no rebuild
-    kw = {"bias": layer.options.get("bias", True), "backend": _backend_for(layer, spec, backend)}
+    kw = {"bias": layer.options.get("bias", True), "backend": layer_backend(layer, spec, backend)}
     if layer.kind == "linear":
         m = XLinear(layer.in_width, layer.out, g, **kw)
     else:
@@ -231,16 +212,10 @@ def _lower(layer, spec, backend: str | None, graphs: dict) -> nn.Module:
     return m
 
 
-def _load(source, input_shape):
-    from expandergraph.spec import Spec, load_spec
-
-    spec = source if isinstance(source, Spec) else load_spec(source)
+def _load(source, input_shape) -> Spec:
+    spec = load_spec(source)
     if input_shape is not None:
-        shape = [input_shape] if isinstance(input_shape, int) else list(input_shape)
-        if tuple(shape) != spec.input:
-            raw = dict(spec.raw)
-            raw["input"] = shape[0] if len(shape) == 1 else shape
-            spec = load_spec(raw)
+        spec = spec.with_input(input_shape, NETWORK)
     return spec
 
 
@@ -289,9 +264,7 @@ def compile(
     ``Certificate.override`` and ``model.override`` (which is kept in
     ``state_dict``).  Spec errors are ``ValueError`` naming layer and field.
 
-    Reference: DESIGN.md ("A spec whose graphs fail their certificate is
-    refused, unless the user explicitly overrides that, and the override is
-    recorded"); Prabhu, Varma and Namboodiri, ECCV 2018, §3.
+    Reference: Prabhu, Varma and Namboodiri, ECCV 2018, §3.
 
     Examples
     --------
@@ -305,8 +278,8 @@ def compile(
     """
     if not isinstance(allow_uncertified, bool):
         raise ValueError(f"allow_uncertified: must be True or False, got {allow_uncertified!r}")
-    if backend is not None and backend not in ("auto", "masked", "gather", "triton"):
-        raise ValueError(f"backend: {backend!r} must be one of auto, masked, gather, triton")
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend: {backend!r} must be one of {', '.join(BACKENDS)}")
     from expandergraph.network import NetworkGraph
 
     spec = None
@@ -315,7 +288,7 @@ def compile(
     # 1. spec -> network graph (the layer graphs are built once, here)
     if isinstance(spec_or_layered_graph, LayeredGraph):
         lg = spec_or_layered_graph
-        modules, graph_list, shapes = _from_layered(lg, backend or "gather", input_shape)
+        modules, graph_list, shapes = _from_layered(lg, backend or DEFAULT_BACKEND, input_shape)
         graphs = dict(graph_list)
         net = network_from_layered(lg)
     elif isinstance(spec_or_layered_graph, (str, Path, dict)) or hasattr(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .graph import BipartiteGraph, Graph
 
-__all__ = ["build", "parse", "CONSTRUCTIONS"]
+__all__ = ["build", "parse", "layer_graph", "LAYER_GRAPHS", "CONSTRUCTIONS"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,79 @@ def build(text: str) -> Graph | BipartiteGraph:
         graph = _call(name, entry, params, graph)
     object.__setattr__(graph, "name", text.strip())
     return graph
+
+
+#: the constructions a network layer may name (a spec's ``graph`` key)
+LAYER_GRAPHS = ("random-bipartite", "biregular", "grouped", "local", "dense", "lps-bipartite")
+
+
+def _layer_construction(graph: str, left: int, right: int, d: int, seed: int) -> str:
+    if graph == "random-bipartite":
+        return f"random-bipartite:left={left},right={right},d={d},seed={seed}"
+    if graph == "biregular":
+        return f"biregular:left={left},right={right},dr={d},seed={seed}"
+    if graph in ("grouped", "local"):
+        return f"{graph}:left={left},right={right},d={d}"
+    if graph == "dense":
+        return f"dense:left={left},right={right}"
+    if graph == "lps-bipartite":
+        return f"lps-bipartite:left={left},right={right},p={d - 1}"
+    raise ValueError(f"graph: {graph!r} must be one of {', '.join(LAYER_GRAPHS)}")
+
+
+def layer_graph(
+    graph: str,
+    left: int,
+    right: int,
+    degree: int,
+    *,
+    seed: int = 0,
+    block: int = 1,
+    where: str = "layer",
+) -> BipartiteGraph:
+    """The bipartite graph of one network layer: ``left`` inputs to ``right`` outputs.
+
+    Conventions: ``degree`` counts input *nodes* per output node (the in-degree);
+    with ``block > 1`` the construction runs on ``left/block -> right/block``
+    blocks with block degree ``degree/block`` and is expanded by
+    :func:`expandergraph.generators.derived.block_expander`.  The result's
+    ``name`` is the construction string that :func:`build` rebuilds it from.
+    This is the one place a layer's graph is made: spec layers
+    (:func:`expandergraph.spec.layer_graph`) and modules given only a degree or a
+    density both call it.  Errors are one-line ``ValueError`` prefixed by ``where``.
+
+    Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018,
+    §3 (random expander layers).
+
+    Examples
+    --------
+    >>> g = layer_graph("random-bipartite", 64, 32, 8, seed=0, block=4)
+    >>> (g.left, g.right, g.degree, g.block)
+    (64, 32, 8, 4)
+    >>> g.name
+    'block:block=4/random-bipartite:left=16,right=8,d=2,seed=0'
+    """
+    b = block
+    if left % b or right % b or degree % b:
+        raise ValueError(
+            f"{where}.block: {b} must divide the widths {left}, {right} and the degree {degree}"
+        )
+    try:
+        text = _layer_construction(graph, left // b, right // b, degree // b, seed)
+    except ValueError as exc:
+        raise ValueError(f"{where}.{exc}") from None
+    if b > 1:
+        text = f"block:block={b}/{text}"
+    try:
+        g = build(text)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    except (ImportError, AttributeError) as exc:  # pragma: no cover - a broken install
+        raise ValueError(f"{where}.graph: construction {graph!r} is not available ({exc})") from None
+    if not isinstance(g, BipartiteGraph) or (g.left, g.right) != (left, right):
+        raise ValueError(f"{where}: construction {text!r} did not give the layer's widths")
+    if g.degree != degree:
+        raise ValueError(
+            f"{where}: construction {text!r} gave in-degree {g.degree}, expected {degree}"
+        )
+    return g

@@ -1,52 +1,52 @@
-"""The layer-graph spec: one YAML/JSON format for the whole project.
+"""The graph spec: widths, graph layers and topology, and the reader both spec formats share.
 
-A spec names an input shape and a list of layers.  Graph-bearing layers
-(``linear``, ``conv``) carry a bipartite connectivity graph from their input
-width to their ``out`` width; graph-less layers (``activation``, ``norm``,
-``pool``, ``flatten``, ``dropout``, ``depthwise``) keep the width (``flatten``
-turns ``(C, H, W)`` into ``C*H*W`` features).  ``expandergraph`` builds a
-:class:`~expandergraph.layered.LayeredGraph` from the graph-bearing layers; the
-``compiler`` lowers the whole spec into modules.  Both read it through
-:func:`load_spec`, so they agree on every width and spatial size.
+A **graph spec** names an input width and a list of layers, and says nothing but
+graph structure: the width of every tensor, each graph layer's construction,
+degree, block and seed, and the ``residual``, ``concat`` and ``shuffle``
+topology.  ``expandergraph`` certifies it (:func:`load_layered` for a chain,
+:meth:`expandergraph.network.NetworkGraph.from_spec` for any spec).
 
-Format
-------
+A **network spec** (the compiler's format) is a graph spec plus network
+vocabulary: conv geometry, activations, norms, pooling, dropout, biases and
+backends.  That vocabulary lives in the compiler (``compiler.spec``), which
+reads network specs with this module's :func:`load_spec` and its own
+:class:`Vocabulary`: one reader, one set of structural rules, and every layer
+carries its structural ``role`` so that graph code never needs a network kind.
+
+Graph-spec format
+-----------------
 ::
 
     name: mlp               # optional
-    input: 784              # level-0 width (features), or [C, H, W] for conv nets
+    input: 784              # level-0 width
     seed: 0                 # optional, default 0; a layer's seed defaults to seed + index
-    backend: gather         # optional: auto | masked | gather | triton
-    certify: [degrees, spectrum, reach_depth]   # optional: check names
+    certify: [reach_depth]  # optional: check names, or {checks: [...], alpha_max: 0.98, ...}
     layers:
-      - out: 512            # kind: linear is the default
+      - out: 512            # kind: linear (a graph layer) is the default
         graph: random-bipartite   # default; also biregular, grouped, local, dense, lps-bipartite
         degree: 16          # inputs per output node; or density: 0.125; or compression: 8
         seed: 0             # optional
         block: 1            # optional: connect whole blocks of this many nodes
-      - kind: activation
-        fn: relu
+      - kind: shuffle
+        groups: 4
 
-Keys allowed per ``kind`` (``kind`` itself is allowed everywhere; anything else
-is an error, never ignored):
+Kinds of a graph spec (``kind`` itself is allowed everywhere; anything else is
+an error, never ignored):
 
 ============  ===========================================================================
 kind          keys
 ============  ===========================================================================
-linear        in, out, graph, degree | density | compression, seed, block, bias, backend
-conv          the linear keys + kernel_size, stride, padding, dilation
-depthwise     kernel_size (required), stride, padding, dilation, bias, backend
-activation    fn (relu | gelu | tanh | sigmoid | identity; default relu)
-norm          (none)
-pool          pool (max | avg | adaptive_avg; default max), size, stride, padding
-flatten       (none)
-dropout       p (``0 <= p < 1``; default 0.5)
-shuffle       groups (required; divides the channel count): channel shuffle (ShuffleNet)
+linear        in, out, graph, degree | density | compression, seed, block
+shuffle       groups (required; divides the width): channel shuffle (ShuffleNet)
 residual      body (non-empty layer list), shortcut (layer list; omitted or empty:
-              identity): ``y = body(x) + shortcut(x)``, both outputs of equal shape
-concat        body (non-empty layer list): ``y = cat([x, body(x)])`` on the channel
-              (feature) axis, a DenseNet layer; spatial sizes must match
+              identity): ``y = body(x) + shortcut(x)``, both outputs of equal width
+concat        body (non-empty layer list): ``y = cat([x, body(x)])``, a DenseNet layer
 ============  ===========================================================================
+
+Roles (:data:`ROLES`), the structural meaning of a kind in any vocabulary:
+``graph`` (a bipartite graph from the input width to ``out``), ``channelwise``
+(channel ``i`` to channel ``i``; the spatial size may change), ``flatten``
+(``(C, H, W)`` to ``C*H*W`` features), ``shuffle``, ``residual`` and ``concat``.
 
 Nested layers are located as ``layers[3].body[1]`` (or ``.shortcut[0]``) in
 errors, certificates and compiled modules.  A nested layer's ``seed`` defaults
@@ -57,28 +57,20 @@ traversal of :func:`iter_layers` (top-level layers keep ``seed + index``).
 
 Rules and stated defaults:
 
-* ``out`` is required on ``linear``/``conv`` (features or channels).  ``in`` is
-  optional and, when given, must equal the width the chain has reached.
+* ``out`` is required on graph layers.  ``in`` is optional and, when given, must
+  equal the width the chain has reached.
 * The degree ``D`` counts input *nodes* per output node.  Exactly one of
   ``degree`` (``1 <= D <= in``), ``density`` (``0 < x <= 1``, ``D = floor(x * in)``)
   or ``compression`` (``c >= 1``, ``D = floor(in / c)``, the reference code's rule)
-  is given; ``dense`` takes none (``D = in``).  ``D >= 1`` always.
+  is given (:func:`expandergraph.degree.degree_for`); ``dense`` takes none
+  (``D = in``).  ``D >= 1`` always.
 * ``block`` (default 1) must divide ``in``, ``out`` and ``D``: the layer is built
   on ``in/block -> out/block`` blocks with block degree ``D/block`` and expanded
-  with :func:`expandergraph.generators.derived.block_expander`.
+  with :func:`expandergraph.generators.derived.block_expander`
+  (:func:`expandergraph.construct.layer_graph`).
 * ``grouped`` has ``groups = in / D`` (``D`` must divide ``in``, and ``groups`` must
   divide ``out``); ``biregular`` needs ``out * D`` divisible by ``in``;
   ``lps-bipartite`` needs ``in == out == q(q²-1)/2`` and ``D = p + 1``.
-* ``seed`` defaults to the top-level ``seed`` plus the layer's index in ``layers``.
-* Conv/depthwise: ``kernel_size`` (default 1 for ``conv``), ``stride`` (1),
-  ``padding`` (0; ``"valid"`` = 0; ``"same"`` needs stride 1), ``dilation`` (1); each an int or an
-  ``[h, w]`` pair.  ``bias`` defaults to true.  The output size per spatial axis is
-  ``floor((H + 2 p - d (k - 1) - 1) / s) + 1`` (the PyTorch ``Conv2d`` formula).
-* Pool: ``max``/``avg`` use window ``size`` (default 2), ``stride`` (default
-  ``size``) and ``padding`` (0): ``floor((H + 2 p - size) / stride) + 1``;
-  ``adaptive_avg`` outputs ``size x size`` (default 1).
-* ``linear`` needs a flat input (use ``flatten`` after conv layers); ``conv``,
-  ``depthwise`` and ``pool`` need ``[C, H, W]``.
 
 Errors are ``ValueError`` whose message starts with the location, e.g.
 ``layers[2].degree: 600 exceeds the layer's input width 512``.
@@ -89,19 +81,25 @@ Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018 §3
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from .construct import LAYER_GRAPHS
+from .construct import layer_graph as _build_layer_graph
+from .fields import as_int, as_number, is_int
 from .graph import BipartiteGraph
 from .layered import LayeredGraph
 from .limits import SizeLimitError, check_bytes
+from .specfile import MAX_SPEC_BYTES, SPEC_SUFFIXES, read_spec  # noqa: F401 - re-exported
 
 __all__ = [
     "LayerSpec",
     "Spec",
+    "Kind",
+    "Vocabulary",
+    "GRAPH_VOCABULARY",
     "load_spec",
     "read_spec",
     "layer_graph",
@@ -111,51 +109,97 @@ __all__ = [
     "load_layered",
     "GRAPHS",
     "KINDS",
+    "ROLES",
+    "CERTIFY_PARAMS",
 ]
 
-GRAPH_KINDS = ("linear", "conv")
-GRAPHLESS_KINDS = ("activation", "norm", "pool", "flatten", "dropout", "depthwise", "shuffle")
-#: kinds that hold sub-layer lists (``body``, ``shortcut``)
-NESTED_KINDS = ("residual", "concat")
-KINDS = GRAPH_KINDS + GRAPHLESS_KINDS + NESTED_KINDS
-#: constructions a layer's ``graph`` may name
-GRAPHS = ("random-bipartite", "biregular", "grouped", "local", "dense", "lps-bipartite")
-ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "identity")
-POOLS = ("max", "avg", "adaptive_avg")
-BACKENDS = ("auto", "masked", "gather", "triton")
-TOP_KEYS = ("input", "seed", "layers", "name", "backend", "certify")
-GRAPH_KEYS = ("in", "out", "graph", "degree", "density", "compression", "seed", "block")
-_CONV_KEYS = ("kernel_size", "stride", "padding", "dilation")
-LAYER_KEYS: dict[str, tuple[str, ...]] = {
-    "linear": GRAPH_KEYS + ("bias", "backend"),
-    "conv": GRAPH_KEYS + _CONV_KEYS + ("bias", "backend"),
-    "depthwise": _CONV_KEYS + ("bias", "backend"),
-    "activation": ("fn",),
-    "norm": (),
-    "pool": ("pool", "size", "stride", "padding"),
+ROLES = ("graph", "channelwise", "flatten", "shuffle", "residual", "concat")
+GRAPHS = LAYER_GRAPHS
+#: the structural keys of each role (a kind adds its own)
+ROLE_KEYS: dict[str, tuple[str, ...]] = {
+    "graph": ("in", "out", "graph", "degree", "density", "compression", "seed", "block"),
+    "channelwise": (),
     "flatten": (),
-    "dropout": ("p",),
     "shuffle": ("groups",),
     "residual": ("body", "shortcut"),
     "concat": ("body",),
 }
-_ALL_LAYER_KEYS = {"kind"} | {k for keys in LAYER_KEYS.values() for k in keys}
-_SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+GRAPH_KEYS = ROLE_KEYS["graph"]
+_BASE_TOP_KEYS = ("input", "seed", "layers", "name", "certify")
 #: caps on what a spec may ask for, checked before the work is done
-MAX_SPEC_BYTES = 16 << 20  # a spec file larger than 16 MiB is refused unread
 MAX_LAYERS = 100_000  # layers in all, nested ones included
 MAX_DEPTH = 32  # residual/concat nesting levels
+
+#: ``resolve(raw, where, in_shape, out) -> (options, out_shape)``: a kind's own keys,
+#: validated, and the tensor shape it produces (``out`` is ``None`` unless the role is graph)
+Resolve = Callable[[dict, str, tuple, "int | None"], "tuple[dict, tuple]"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One layer kind of a :class:`Vocabulary`: its structural role and its own keys.
+
+    ``keys`` are the keys the kind adds to its role's structural keys;
+    ``needs`` is ``"flat"``, ``"spatial"`` (``[C, H, W]``) or ``"any"``;
+    ``resolve`` validates those keys and returns ``(options, out_shape)`` (default:
+    no options, the width kept or, for a graph layer, replaced by ``out``).
+    """
+
+    role: str
+    keys: tuple[str, ...] = ()
+    needs: str = "any"
+    resolve: Resolve | None = None
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The layer kinds a spec format allows, and its top-level keys beyond the graph spec's.
+
+    ``check_top(raw) -> options`` validates those top-level keys; ``spatial``
+    allows a ``[C, H, W]`` input; ``hint`` is appended to an unknown-kind error.
+    """
+
+    name: str
+    kinds: Mapping[str, Kind]
+    top_keys: tuple[str, ...] = ()
+    check_top: Callable[[dict], dict] | None = None
+    spatial: bool = False
+    hint: str = ""
+
+    @property
+    def layer_keys(self) -> frozenset:
+        """Every key some kind of this vocabulary allows (``kind`` included)."""
+        keys = {"kind"}
+        for k in self.kinds.values():
+            keys.update(ROLE_KEYS[k.role], k.keys)
+        return frozenset(keys)
+
+
+#: the graph spec: graph layers (``linear``) and topology; widths only
+GRAPH_VOCABULARY = Vocabulary(
+    name="graph spec",
+    kinds={
+        "linear": Kind("graph"),
+        "shuffle": Kind("shuffle"),
+        "residual": Kind("residual"),
+        "concat": Kind("concat"),
+    },
+    hint="network layers (conv, activation, pool, ...) belong to network specs, "
+    "which the compiler reads: compiler.spec.load_spec, `xnet certify FILE`",
+)
+KINDS = tuple(GRAPH_VOCABULARY.kinds)
 
 
 @dataclass(frozen=True)
 class LayerSpec:
     """One validated layer of a :class:`Spec` with its widths and shapes resolved.
 
-    ``in_width``/``out`` are channel (conv) or feature (linear) widths; graph-less
-    layers keep the width except ``flatten``.  ``graph``/``degree`` are ``None``
-    on graph-less layers (``block`` is 1).  ``options`` holds every other key,
-    validated, with the stated defaults filled in.  ``in_shape``/``out_shape`` are
-    ``(C, H, W)`` or ``(F,)``.
+    ``in_width``/``out`` are channel or feature widths; layers without a graph
+    keep the width except ``flatten``.  ``graph``/``degree`` are ``None`` on
+    layers without a graph (``block`` is 1).  ``options`` holds the kind's own
+    keys (and ``groups`` of a shuffle), validated, with the stated defaults filled
+    in.  ``in_shape``/``out_shape`` are ``(C, H, W)`` or ``(F,)``.  ``role`` is
+    the structural meaning (:data:`ROLES`).
     """
 
     index: int
@@ -172,16 +216,17 @@ class LayerSpec:
     path: str | None = None
     body: tuple = ()
     shortcut: tuple = ()
+    role: str = "channelwise"
 
     @property
     def has_graph(self) -> bool:
-        """True for graph-bearing kinds (``linear``, ``conv``)."""
-        return self.kind in GRAPH_KINDS
+        """True for graph layers (role ``graph``: ``linear``, and ``conv`` in network specs)."""
+        return self.role == "graph"
 
     @property
     def is_nested(self) -> bool:
         """True for ``residual`` and ``concat`` layers (they hold ``body``/``shortcut``)."""
-        return self.kind in NESTED_KINDS
+        return self.role in ("residual", "concat")
 
     @property
     def where(self) -> str:
@@ -191,27 +236,29 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated layer-graph spec; see the module docstring for the format."""
+    """A validated spec; see the module docstring for the graph-spec format.
+
+    ``options`` holds the vocabulary's own top-level keys, validated (for a
+    network spec, e.g. ``backend``); ``vocabulary`` names the format it was read as.
+    """
 
     input: tuple[int, ...]
     layers: tuple[LayerSpec, ...]
     seed: int = 0
     name: str | None = None
     raw: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+    vocabulary: str = "graph spec"
 
     @property
     def graph_layers(self) -> tuple[LayerSpec, ...]:
-        """The graph-bearing layers in traversal order (see :func:`iter_layers`)."""
+        """The graph layers in traversal order (see :func:`iter_layers`)."""
         return tuple(layer for layer in iter_layers(self.layers) if layer.has_graph)
 
     @property
     def nested(self) -> bool:
         """True when some layer is a ``residual`` or ``concat`` (the spec is not a chain)."""
         return any(layer.is_nested for layer in self.layers)
-
-    @property
-    def backend(self) -> str | None:
-        return self.raw.get("backend")
 
     @property
     def certify(self) -> tuple[str, ...] | None:
@@ -229,161 +276,37 @@ class Spec:
             return {}
         return {k: c[k] for k in CERTIFY_PARAMS if k in c}
 
-
-# -- reading files ----------------------------------------------------------------
-
-
-def _yaml_loader():
-    import yaml
-
-    class UniqueKeyLoader(yaml.SafeLoader):
-        pass
-
-    def mapping(loader, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return loader.construct_mapping(node, deep)
-
-    UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    return UniqueKeyLoader
-
-
-def read_spec(path: str | Path) -> Any:
-    """The parsed content of a spec file: the one reader every command uses.
-
-    ``.yaml``/``.yml`` (any letter case) are read with a ``yaml.SafeLoader``
-    subclass that refuses duplicate keys; ``.json`` with a duplicate-refusing
-    ``json`` hook.  Files over :data:`MAX_SPEC_BYTES` and nesting too deep for
-    the parser are refused.  Every error is one ``ValueError`` naming ``path``.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "S.YAML"
-    >>> _ = p.write_text("input: 4\\nlayers: [{out: 4, degree: 2}]\\n")
-    >>> read_spec(p)["input"]
-    4
-    >>> _ = p.write_text("input: 4\\ninput: 8\\n")
-    >>> try:
-    ...     read_spec(p)
-    ... except ValueError as e:
-    ...     print(str(e).split(": ", 1)[1])
-    malformed YAML (line 2: duplicate key 'input')
-    """
-    path = Path(path)
-    if path.suffix.lower() not in _SPEC_SUFFIXES:
-        raise ValueError(f"{path}: a spec file must end in .yaml, .yml or .json")
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read ({exc})") from None
-    if size > MAX_SPEC_BYTES:
-        raise SizeLimitError(
-            f"{path}: spec file of {size} bytes exceeds the {MAX_SPEC_BYTES >> 20} MiB limit "
-            f"(parsing it would need several times that in memory)"
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read ({exc})") from None
-    try:
-        return _parse_text(path, text)
-    except RecursionError:
-        raise ValueError(f"{path}: nesting too deep to parse") from None
-
-
-def _parse_text(path: Path, text: str) -> Any:
-    if path.suffix.lower() == ".json":
-
-        def pairs(items):
-            out = {}
-            for k, v in items:
-                if k in out:
-                    raise ValueError(f"{path}: malformed JSON (duplicate key {k!r})")
-                out[k] = v
-            return out
-
-        try:
-            return json.loads(text, object_pairs_hook=pairs)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: malformed JSON (line {exc.lineno}: {exc.msg})") from None
-    import yaml
-
-    try:
-        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ValueError(f"{path}: malformed YAML ({where}{problem})") from None
-    except (TypeError, ValueError) as exc:  # e.g. an unhashable key such as {[1]: 2}
-        raise ValueError(f"{path}: malformed YAML ({exc})") from None
-
-
-# -- value checks ------------------------------------------------------------------
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _int(value, where: str, lo: int = 1) -> int:
-    if not _is_int(value):
-        raise ValueError(f"{where}: must be an integer, got {value!r}")
-    if value < lo:
-        rule = "positive" if lo == 1 else f">= {lo}"
-        raise ValueError(f"{where}: must be {rule}, got {value}")
-    return int(value)
-
-
-def _number(value, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{where}: must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _pair(value, where: str, lo: int) -> tuple[int, int]:
-    if _is_int(value):
-        v = _int(value, where, lo)
-        return (v, v)
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return (_int(value[0], where, lo), _int(value[1], where, lo))
-    raise ValueError(f"{where}: must be an integer or an [h, w] pair, got {value!r}")
-
-
-def _as_option(value):
-    """Options keep an int when both entries agree with how they were given."""
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _choice(value, where: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{where}: must be one of {', '.join(choices)}, got {value!r}")
-    return value
+    def with_input(self, shape: tuple[int, ...] | int, vocabulary: Vocabulary) -> Spec:
+        """The same spec read again with another ``input`` (every shape re-resolved)."""
+        shape = (shape,) if is_int(shape) else tuple(shape)
+        if shape == self.input:
+            return self
+        raw = dict(self.raw)
+        raw["input"] = shape[0] if len(shape) == 1 else list(shape)
+        return load_spec(raw, vocabulary)
 
 
 # -- validation --------------------------------------------------------------------
 
 
-def _input_shape(value) -> tuple[int, ...]:
-    msg = f"input: must be a positive integer or [C, H, W], got {value!r}"
-    if _is_int(value):
+def _input_shape(value, vocab: Vocabulary) -> tuple[int, ...]:
+    if vocab.spatial:
+        msg = f"input: must be a positive integer or [C, H, W], got {value!r}"
+    else:
+        msg = f"input: must be a positive integer (the {vocab.name}'s input width), got {value!r}"
+    if is_int(value):
         if value < 1:
             raise ValueError(msg)
         return (int(value),)
+    lengths = (1, 3) if vocab.spatial else (1,)
     if isinstance(value, (list, tuple)) and len(value) in (1, 3):
-        if all(_is_int(v) and v >= 1 for v in value):
-            return tuple(int(v) for v in value)
+        if all(is_int(v) and v >= 1 for v in value):
+            if len(value) in lengths:
+                return tuple(int(v) for v in value)
+            raise ValueError(
+                f"input: {list(value)} is a [C, H, W] shape, which a {vocab.name} does not "
+                f"have (its input is a width); {vocab.hint}"
+            )
     raise ValueError(msg)
 
 
@@ -407,9 +330,9 @@ def _resolve_degree(raw: dict, where: str, graph: str, width: int) -> int:
 
     key = given[0]
     if key == "degree":
-        value = _int(raw["degree"], f"{where}.degree")
+        value = as_int(raw["degree"], f"{where}.degree")
     else:
-        value = _number(raw[key], f"{where}.{key}")
+        value = as_number(raw[key], f"{where}.{key}")
     return degree_for(width, where=where, **{key: value})
 
 
@@ -438,197 +361,138 @@ def _check_construction(where: str, graph: str, width: int, out: int, d: int, bl
         raise ValueError(f"{where}.out: lps-bipartite needs out = in, got {out} != {width}")
 
 
-def _conv_out(size: int, k: int, s: int, p: int, dil: int) -> int:
-    return (size + 2 * p - dil * (k - 1) - 1) // s + 1
+class _Reader:
+    """Reads the layers of one spec in one vocabulary (seed and size counters included)."""
 
+    def __init__(self, vocab: Vocabulary, seed: int, n_top: int):
+        self.vocab = vocab
+        self.next_seed = seed + n_top  # the next nested layer's default seed
+        self.seen = n_top  # layers in all, nested ones included
 
-def _conv_options(raw: dict, where: str, kind: str, shape: tuple) -> tuple[dict, tuple[int, int]]:
-    opts: dict = {}
-    if "kernel_size" not in raw and kind == "depthwise":
-        raise ValueError(f"{where}.kernel_size: required on a depthwise layer")
-    k = _pair(raw.get("kernel_size", 1), f"{where}.kernel_size", 1)
-    s = _pair(raw.get("stride", 1), f"{where}.stride", 1)
-    dil = _pair(raw.get("dilation", 1), f"{where}.dilation", 1)
-    padding = raw.get("padding", 0)
-    _, h, w = shape
-    if padding == "same":
-        if s != (1, 1):
-            raise ValueError(f"{where}.padding: 'same' needs stride 1, got {raw.get('stride')}")
-        out_hw = (h, w)
-    else:
-        p = _pair(0 if padding == "valid" else padding, f"{where}.padding", 0)
-        out_hw = tuple(_conv_out(n, *a) for n, a in zip((h, w), zip(k, s, p, dil)))
-    if min(out_hw) < 1:
-        raise ValueError(
-            f"{where}: output spatial size {out_hw[0]}x{out_hw[1]} is empty "
-            f"(input {h}x{w}, kernel_size {raw.get('kernel_size', 1)})"
-        )
-    for key, default in (("kernel_size", 1), ("stride", 1), ("padding", 0), ("dilation", 1)):
-        opts[key] = _as_option(raw.get(key, default))
-    return opts, out_hw
-
-
-def _pool_options(raw: dict, where: str, shape: tuple) -> tuple[dict, tuple[int, int]]:
-    pool = _choice(raw.get("pool", "max"), f"{where}.pool", POOLS)
-    _, h, w = shape
-    if pool == "adaptive_avg":
-        for key in ("stride", "padding"):
-            if key in raw:
-                raise ValueError(f"{where}.{key}: does not apply to an adaptive_avg pool")
-        size = _pair(raw.get("size", 1), f"{where}.size", 1)
-        return {"pool": pool, "size": _as_option(raw.get("size", 1))}, size
-    size = _pair(raw.get("size", 2), f"{where}.size", 1)
-    stride = _pair(raw.get("stride", raw.get("size", 2)), f"{where}.stride", 1)
-    pad = _pair(raw.get("padding", 0), f"{where}.padding", 0)
-    if any(2 * p > k for p, k in zip(pad, size)):
-        raise ValueError(f"{where}.padding: must be at most half the pool size {size}")
-    out_hw = tuple(_conv_out(n, k, s, p, 1) for n, k, s, p in zip((h, w), size, stride, pad))
-    if min(out_hw) < 1:
-        raise ValueError(f"{where}: output spatial size {out_hw[0]}x{out_hw[1]} is empty")
-    opts = {
-        "pool": pool,
-        "size": _as_option(raw.get("size", 2)),
-        "stride": _as_option(raw.get("stride", raw.get("size", 2))),
-        "padding": _as_option(raw.get("padding", 0)),
-    }
-    return opts, out_hw
-
-
-def _sublayers(raw, where: str, shape: tuple, top: dict, seeds: list[int]) -> tuple:
-    """Validate a nested ``body``/``shortcut`` list; returns ``(layers, out_shape)``."""
-    if not isinstance(raw, list):
-        raise ValueError(f"{where}: must be a list of layers, got {type(raw).__name__}")
-    depth = where.count(".body") + where.count(".shortcut")
-    if depth > MAX_DEPTH:
-        short = where if len(where) < 80 else where[:60] + "..."
-        raise ValueError(f"{short}: residual/concat nesting deeper than {MAX_DEPTH} levels")
-    out = []
-    for i, sub in enumerate(raw):
-        seeds[1] += 1
-        if seeds[1] > MAX_LAYERS:
-            raise SizeLimitError(f"{where}: more than {MAX_LAYERS} layers in all (nested included)")
-        seed = seeds[0]
-        seeds[0] += 1
-        layer = _layer(sub, i, shape, top, seed, f"{where}[{i}]", seeds)
-        out.append(layer)
-        shape = layer.out_shape
-    return tuple(out), shape
-
-
-def _nested(raw: dict, index: int, where: str, kind: str, shape: tuple, top: dict, seeds):
-    if "body" not in raw:
-        raise ValueError(f"{where}.body: required on a {kind!r} layer")
-    if not isinstance(raw["body"], list) or not raw["body"]:
-        raise ValueError(f"{where}.body: must be a non-empty list of layers")
-    body, body_shape = _sublayers(raw["body"], f"{where}.body", shape, top, seeds)
-    shortcut: tuple = ()
-    if kind == "residual":
-        short_shape = shape
-        if raw.get("shortcut"):
-            shortcut, short_shape = _sublayers(
-                raw["shortcut"], f"{where}.shortcut", shape, top, seeds
-            )
-        elif "shortcut" in raw and not isinstance(raw["shortcut"], list):
-            raise ValueError(f"{where}.shortcut: must be a list of layers (empty: identity)")
-        if body_shape != short_shape:
-            raise ValueError(
-                f"{where}: body output {list(body_shape)} does not match the shortcut output "
-                f"{list(short_shape)} (y = body(x) + shortcut(x) needs equal shapes)"
-            )
-        out_shape = body_shape
-    else:  # concat: y = cat([x, body(x)], channel axis)
-        if len(body_shape) != len(shape) or body_shape[1:] != shape[1:]:
-            raise ValueError(
-                f"{where}: body output {list(body_shape)} cannot be concatenated with the "
-                f"input {list(shape)} (spatial sizes must match)"
-            )
-        out_shape = (shape[0] + body_shape[0], *shape[1:])
-    return LayerSpec(
-        index,
-        kind,
-        shape[0],
-        out_shape[0],
-        None,
-        None,
-        0,
-        1,
-        {},
-        shape,
-        out_shape,
-        where,
-        body,
-        shortcut,
-    )
-
-
-def _layer(
-    raw,
-    index: int,
-    shape: tuple,
-    top: dict,
-    top_seed: int,
-    where: str | None = None,
-    seeds: list[int] | None = None,
-) -> LayerSpec:
-    """One layer; top-level layers get ``seed = top_seed + index``, nested ones ``top_seed``."""
-    nested_default = where is not None
-    where = where or f"layers[{index}]"
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where}: must be a mapping, got {type(raw).__name__}")
-    for key in raw:
-        if key not in _ALL_LAYER_KEYS:
-            raise ValueError(f"{where}: unknown key {key!r}")
-    kind = raw.get("kind", "linear")
-    if not isinstance(kind, str) or kind not in KINDS:
-        raise ValueError(f"{where}.kind: unknown kind {kind!r} (known: {', '.join(KINDS)})")
-    allowed = set(LAYER_KEYS[kind]) | {"kind"}
-    for key in raw:
-        if key not in allowed:
-            if key in GRAPH_KEYS:
-                raise ValueError(
-                    f"{where}: graph key {key!r} is not allowed on a {kind!r} layer "
-                    "(graph-less layers keep the width)"
+    def sublayers(self, raw, where: str, shape: tuple) -> tuple[tuple, tuple]:
+        """Validate a nested ``body``/``shortcut`` list; returns ``(layers, out_shape)``."""
+        if not isinstance(raw, list):
+            raise ValueError(f"{where}: must be a list of layers, got {type(raw).__name__}")
+        depth = where.count(".body") + where.count(".shortcut")
+        if depth > MAX_DEPTH:
+            short = where if len(where) < 80 else where[:60] + "..."
+            raise ValueError(f"{short}: residual/concat nesting deeper than {MAX_DEPTH} levels")
+        out = []
+        for i, sub in enumerate(raw):
+            self.seen += 1
+            if self.seen > MAX_LAYERS:
+                raise SizeLimitError(
+                    f"{where}: more than {MAX_LAYERS} layers in all (nested included)"
                 )
-            raise ValueError(f"{where}: key {key!r} does not apply to kind {kind!r}")
-    flat = len(shape) == 1
-    width = shape[0]
-    if kind in ("conv", "depthwise", "pool") and flat:
-        raise ValueError(f"{where}: kind {kind!r} needs a [C, H, W] input, got width {width}")
-    if kind == "linear" and not flat:
-        raise ValueError(
-            f"{where}: kind 'linear' needs a flat input, got shape {list(shape)}; "
-            "add a 'flatten' layer"
-        )
-    options: dict = {}
-    if kind in ("linear", "conv", "depthwise"):
-        if "bias" in raw and not isinstance(raw["bias"], bool):
-            raise ValueError(f"{where}.bias: must be true or false, got {raw['bias']!r}")
-        options["bias"] = raw.get("bias", True)
-        backend = raw.get("backend", top.get("backend"))
-        if backend is not None:
-            options["backend"] = _choice(backend, f"{where}.backend", BACKENDS)
-    seed = raw.get("seed", top_seed if nested_default else top_seed + index)
-    seed = _int(seed, f"{where}.seed", 0)
-    if kind in NESTED_KINDS:
-        if seeds is None:
-            raise ValueError(f"{where}: nested layers need a seed counter")  # pragma: no cover
-        return _nested(raw, index, where, kind, shape, top, seeds)
-    if kind == "shuffle":
-        if "groups" not in raw:
-            raise ValueError(f"{where}.groups: required on a 'shuffle' layer")
-        groups = _int(raw["groups"], f"{where}.groups")
-        if width % groups:
-            raise ValueError(f"{where}.groups: {groups} must divide the channel count {width}")
-        return LayerSpec(
-            index, kind, width, width, None, None, seed, 1, {"groups": groups}, shape, shape, where
-        )
+            seed = self.next_seed
+            self.next_seed += 1
+            layer = self.layer(sub, i, shape, seed, f"{where}[{i}]")
+            out.append(layer)
+            shape = layer.out_shape
+        return tuple(out), shape
 
-    if kind in GRAPH_KINDS:
+    def nested(self, raw: dict, index: int, where: str, kind: str, role: str, shape: tuple):
+        if "body" not in raw:
+            raise ValueError(f"{where}.body: required on a {kind!r} layer")
+        if not isinstance(raw["body"], list) or not raw["body"]:
+            raise ValueError(f"{where}.body: must be a non-empty list of layers")
+        body, body_shape = self.sublayers(raw["body"], f"{where}.body", shape)
+        shortcut: tuple = ()
+        if role == "residual":
+            short_shape = shape
+            if raw.get("shortcut"):
+                shortcut, short_shape = self.sublayers(raw["shortcut"], f"{where}.shortcut", shape)
+            elif "shortcut" in raw and not isinstance(raw["shortcut"], list):
+                raise ValueError(f"{where}.shortcut: must be a list of layers (empty: identity)")
+            if body_shape != short_shape:
+                raise ValueError(
+                    f"{where}: body output {list(body_shape)} does not match the shortcut "
+                    f"output {list(short_shape)} (y = body(x) + shortcut(x) needs equal shapes)"
+                )
+            out_shape = body_shape
+        else:  # concat: y = cat([x, body(x)], channel axis)
+            if len(body_shape) != len(shape) or body_shape[1:] != shape[1:]:
+                raise ValueError(
+                    f"{where}: body output {list(body_shape)} cannot be concatenated with the "
+                    f"input {list(shape)} (spatial sizes must match)"
+                )
+            out_shape = (shape[0] + body_shape[0], *shape[1:])
+        return LayerSpec(
+            index, kind, shape[0], out_shape[0], None, None, 0, 1, {}, shape, out_shape,
+            where, body, shortcut, role,
+        )  # fmt: skip
+
+    def layer(self, raw, index: int, shape: tuple, seed: int, where: str | None = None):
+        """One layer; top-level layers are called with ``where=None``."""
+        where = where or f"layers[{index}]"
+        vocab = self.vocab
+        if not isinstance(raw, dict):
+            raise ValueError(f"{where}: must be a mapping, got {type(raw).__name__}")
+        all_keys = vocab.layer_keys
+        for key in raw:
+            if key not in all_keys:
+                raise ValueError(f"{where}: unknown key {key!r}")
+        kind = raw.get("kind", "linear")
+        if not isinstance(kind, str) or kind not in vocab.kinds:
+            hint = f"; {vocab.hint}" if vocab.hint else ""
+            raise ValueError(
+                f"{where}.kind: unknown kind {kind!r} (known: {', '.join(vocab.kinds)}){hint}"
+            )
+        spec_kind = vocab.kinds[kind]
+        role = spec_kind.role
+        allowed = set(ROLE_KEYS[role]) | set(spec_kind.keys) | {"kind"}
+        for key in raw:
+            if key not in allowed:
+                if key in GRAPH_KEYS:
+                    raise ValueError(
+                        f"{where}: graph key {key!r} is not allowed on a {kind!r} layer "
+                        "(layers without a graph keep the width)"
+                    )
+                raise ValueError(f"{where}: key {key!r} does not apply to kind {kind!r}")
+        flat = len(shape) == 1
+        width = shape[0]
+        if spec_kind.needs == "spatial" and flat:
+            raise ValueError(f"{where}: kind {kind!r} needs a [C, H, W] input, got width {width}")
+        if spec_kind.needs == "flat" and not flat:
+            raise ValueError(
+                f"{where}: kind {kind!r} needs a flat input, got shape {list(shape)}; "
+                "add a 'flatten' layer"
+            )
+        seed = as_int(raw.get("seed", seed), f"{where}.seed", 0)
+        if role in ("residual", "concat"):
+            return self.nested(raw, index, where, kind, role, shape)
+        if role == "shuffle":
+            if "groups" not in raw:
+                raise ValueError(f"{where}.groups: required on a {kind!r} layer")
+            groups = as_int(raw["groups"], f"{where}.groups")
+            if width % groups:
+                raise ValueError(f"{where}.groups: {groups} must divide the channel count {width}")
+            return LayerSpec(
+                index, kind, width, width, None, None, seed, 1, {"groups": groups}, shape,
+                shape, where, role=role,
+            )  # fmt: skip
+        if role == "graph":
+            return self.graph_layer(raw, index, where, kind, spec_kind, shape, seed)
+        if role == "flatten":
+            options, out_shape = {}, (math.prod(shape),)
+        elif spec_kind.resolve is not None:
+            options, out_shape = spec_kind.resolve(raw, where, shape, None)
+            if out_shape[0] != width:  # pragma: no cover - a vocabulary bug
+                raise ValueError(f"{where}: a channelwise kind {kind!r} changed the width")
+        else:
+            options, out_shape = {}, shape
+        return LayerSpec(
+            index, kind, width, out_shape[0], None, None, seed, 1, options, shape, out_shape,
+            where, role=role,
+        )  # fmt: skip
+
+    def graph_layer(self, raw, index, where, kind, spec_kind: Kind, shape, seed) -> LayerSpec:
+        width = shape[0]
         if "out" not in raw:
             raise ValueError(f"{where}.out: required on a {kind!r} layer")
-        out = _int(raw["out"], f"{where}.out")
+        out = as_int(raw["out"], f"{where}.out")
         if "in" in raw:
-            given = _int(raw["in"], f"{where}.in")
+            given = as_int(raw["in"], f"{where}.in")
             if given != width:
                 raise ValueError(
                     f"{where}.in: {given} does not chain: the previous layer's width is {width}"
@@ -638,7 +502,7 @@ def _layer(
             raise ValueError(
                 f"{where}.graph: unknown construction {graph!r} (known: {', '.join(GRAPHS)})"
             )
-        block = _int(raw.get("block", 1), f"{where}.block")
+        block = as_int(raw.get("block", 1), f"{where}.block")
         if width % block or out % block:
             raise ValueError(
                 f"{where}.block: {block} must divide the input width {width} and out {out}"
@@ -652,48 +516,23 @@ def _layer(
         _check_construction(where, graph, width, out, d, block)
         # the layer's graph: edge table, its sorted copy and the CSR pointers
         check_bytes(where, f"out={out}, degree={d}", 8 * (3 * out * d + width + out))
-        if kind == "conv":
-            conv, hw = _conv_options(raw, where, kind, shape)
-            options.update(conv)
-            out_shape = (out, *hw)
+        if spec_kind.resolve is not None:
+            options, out_shape = spec_kind.resolve(raw, where, shape, out)
         else:
-            out_shape = (out,)
+            options, out_shape = {}, (out, *shape[1:])
         return LayerSpec(
-            index, kind, width, out, graph, d, seed, block, options, shape, out_shape, where
-        )
-
-    if kind == "depthwise":
-        conv, hw = _conv_options(raw, where, kind, shape)
-        options.update(conv)
-        out_shape = (width, *hw)
-    elif kind == "pool":
-        pool, hw = _pool_options(raw, where, shape)
-        options.update(pool)
-        out_shape = (width, *hw)
-    elif kind == "flatten":
-        out_shape = (math.prod(shape),)
-    elif kind == "activation":
-        options["fn"] = _choice(raw.get("fn", "relu"), f"{where}.fn", ACTIVATIONS)
-        out_shape = shape
-    elif kind == "dropout":
-        p = _number(raw.get("p", 0.5), f"{where}.p")
-        if not 0 <= p < 1:
-            raise ValueError(f"{where}.p: must be in [0, 1), got {p}")
-        options["p"] = p
-        out_shape = shape
-    else:  # norm
-        out_shape = shape
-    return LayerSpec(
-        index, kind, width, out_shape[0], None, None, seed, 1, options, shape, out_shape, where
-    )
+            index, kind, width, out, graph, d, seed, block, options, shape, out_shape, where,
+            role="graph",
+        )  # fmt: skip
 
 
-def load_spec(source: str | Path | dict) -> Spec:
-    """Read and validate a layer-graph spec; widths and spatial sizes are resolved.
+def load_spec(source: str | Path | dict, vocabulary: Vocabulary | None = None) -> Spec:
+    """Read and validate a spec; widths (and, in a network spec, spatial sizes) are resolved.
 
     ``source`` is a path to a ``.yaml``/``.yml``/``.json`` file or an equivalent
-    mapping.  Conventions, keys and defaults: see the module docstring.  Raises
-    ``ValueError`` with a one-line message that starts with the location
+    mapping.  ``vocabulary`` is the format: :data:`GRAPH_VOCABULARY` (default, the
+    graph spec of the module docstring) or the compiler's network vocabulary.
+    Raises ``ValueError`` with a one-line message that starts with the location
     (``layers[2].degree: ...``, or ``spec.yaml: malformed YAML (line 3: ...)``).
 
     Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018 §3.
@@ -701,10 +540,16 @@ def load_spec(source: str | Path | dict) -> Spec:
     Examples
     --------
     >>> s = load_spec({"input": 784, "layers": [{"out": 512, "degree": 16},
-    ...                                         {"kind": "activation"}]})
-    >>> [(l.kind, l.in_width, l.out, l.degree, l.seed) for l in s.layers]
-    [('linear', 784, 512, 16, 0), ('activation', 512, 512, None, 1)]
+    ...                                         {"kind": "shuffle", "groups": 4}]})
+    >>> [(l.kind, l.role, l.in_width, l.out, l.degree, l.seed) for l in s.layers]
+    [('linear', 'graph', 784, 512, 16, 0), ('shuffle', 'shuffle', 512, 512, None, 1)]
+    >>> try:
+    ...     load_spec({"input": 8, "layers": [{"kind": "activation"}]})
+    ... except ValueError as e:
+    ...     print(str(e).split(";")[0])
+    layers[0].kind: unknown kind 'activation' (known: linear, shuffle, residual, concat)
     """
+    vocab = vocabulary or GRAPH_VOCABULARY
     if isinstance(source, dict):
         raw = source
     elif isinstance(source, (str, Path)):
@@ -714,18 +559,19 @@ def load_spec(source: str | Path | dict) -> Spec:
             raise ValueError(f"{path}: the top level must be a mapping with 'input' and 'layers'")
     else:
         raise ValueError(f"source: expected a path or a mapping, got {type(source).__name__}")
+    top_keys = _BASE_TOP_KEYS + vocab.top_keys
     for key in raw:
-        if key not in TOP_KEYS:
-            raise ValueError(f"spec: unknown key {key!r} (known: {', '.join(TOP_KEYS)})")
+        if key not in top_keys:
+            raise ValueError(f"spec: unknown key {key!r} (known: {', '.join(top_keys)})")
     if "input" not in raw:
-        raise ValueError("input: required (a positive integer or [C, H, W])")
-    shape = _input_shape(raw["input"])
-    seed = _int(raw.get("seed", 0), "seed", 0)
+        what = "a positive integer or [C, H, W]" if vocab.spatial else "a positive integer"
+        raise ValueError(f"input: required ({what})")
+    shape = _input_shape(raw["input"], vocab)
+    seed = as_int(raw.get("seed", 0), "seed", 0)
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
         raise ValueError(f"name: must be a string, got {name!r}")
-    if "backend" in raw:
-        _choice(raw["backend"], "backend", BACKENDS)
+    options = vocab.check_top(raw) if vocab.check_top is not None else {}
     if "certify" in raw:
         _certify_block(raw["certify"])
     layers = raw.get("layers")
@@ -733,14 +579,14 @@ def load_spec(source: str | Path | dict) -> Spec:
         raise ValueError("layers: must be a non-empty list of layers")
     if len(layers) > MAX_LAYERS:
         raise SizeLimitError(f"layers: {len(layers)} layers exceed the limit of {MAX_LAYERS}")
+    reader = _Reader(vocab, seed, len(layers))
     out = []
-    # [next nested seed (seed + len(layers) + traversal number), layers seen in all]
-    seeds = [seed + len(layers), len(layers)]
     for i, layer_raw in enumerate(layers):
-        layer = _layer(layer_raw, i, shape, raw, seed, None, seeds)
+        layer = reader.layer(layer_raw, i, shape, seed + i)
         out.append(layer)
         shape = layer.out_shape
-    return Spec(_input_shape(raw["input"]), tuple(out), seed, name, raw)
+    inp = _input_shape(raw["input"], vocab)
+    return Spec(inp, tuple(out), seed, name, raw, options, vocab.name)
 
 
 #: parameters a ``certify`` mapping may set (see :func:`expandergraph.certify.certify`
@@ -773,29 +619,16 @@ def _certify_names(c, where: str) -> None:
 # -- building graphs ---------------------------------------------------------------
 
 
-def _construction(graph: str, left: int, right: int, d: int, seed: int) -> str:
-    if graph == "random-bipartite":
-        return f"random-bipartite:left={left},right={right},d={d},seed={seed}"
-    if graph == "biregular":
-        return f"biregular:left={left},right={right},dr={d},seed={seed}"
-    if graph in ("grouped", "local"):
-        return f"{graph}:left={left},right={right},d={d}"
-    if graph == "dense":
-        return f"dense:left={left},right={right}"
-    if graph == "lps-bipartite":
-        return f"lps-bipartite:left={left},right={right},p={d - 1}"
-    raise ValueError(f"graph: unknown construction {graph!r}")  # pragma: no cover
-
-
 def layer_graph(layer: LayerSpec) -> BipartiteGraph:
-    """Build the bipartite graph of one graph-bearing layer (block variants expanded).
+    """Build the bipartite graph of one graph layer (block variants expanded).
 
     The graph maps ``layer.in_width`` inputs (channels for ``conv``) to
     ``layer.out`` outputs with in-degree ``layer.degree``; it is reproducible from
     ``layer.seed``.  Its ``name`` is the construction string that
     :func:`expandergraph.construct.build` rebuilds it from (with a ``block:`` prefix
-    for ``block > 1``).  Errors from the construction are re-raised as
-    ``ValueError`` prefixed with the layer's location.
+    for ``block > 1``).  It is :func:`expandergraph.construct.layer_graph` with the
+    layer's fields, so a module given the same parameters gets the same graph.
+    Errors are ``ValueError`` prefixed with the layer's location.
 
     Reference: Prabhu, Varma and Namboodiri, ECCV 2018 §3 (random expander layers).
 
@@ -808,30 +641,15 @@ def layer_graph(layer: LayerSpec) -> BipartiteGraph:
     """
     if not layer.has_graph:
         raise ValueError(f"{layer.where}: kind {layer.kind!r} has no graph")
-    from .construct import build
-
-    b = layer.block
-    text = _construction(
-        layer.graph, layer.in_width // b, layer.out // b, layer.degree // b, layer.seed
+    return _build_layer_graph(
+        layer.graph,
+        layer.in_width,
+        layer.out,
+        layer.degree,
+        seed=layer.seed,
+        block=layer.block,
+        where=layer.where,
     )
-    if b > 1:
-        text = f"block:block={b}/{text}"
-    try:
-        g = build(text)
-    except ValueError as exc:
-        raise ValueError(f"{layer.where}: {exc}") from None
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(
-            f"{layer.where}.graph: construction {layer.graph!r} is not available ({exc})"
-        ) from None
-    if not isinstance(g, BipartiteGraph) or (g.left, g.right) != (layer.in_width, layer.out):
-        raise ValueError(f"{layer.where}: construction {text!r} did not give the layer's widths")
-    if g.degree != layer.degree:
-        raise ValueError(
-            f"{layer.where}: construction {text!r} gave in-degree {g.degree}, "
-            f"expected {layer.degree}"
-        )
-    return g
 
 
 def iter_layers(layers) -> list[LayerSpec]:
@@ -843,8 +661,8 @@ def iter_layers(layers) -> list[LayerSpec]:
 
     Examples
     --------
-    >>> s = load_spec({"input": [4, 8, 8], "layers": [{"kind": "residual", "body": [
-    ...     {"kind": "conv", "out": 4, "degree": 2}, {"kind": "norm"}]}]})
+    >>> s = load_spec({"input": 4, "layers": [{"kind": "residual", "body": [
+    ...     {"out": 4, "degree": 2}, {"kind": "shuffle", "groups": 2}]}]})
     >>> [l.where for l in iter_layers(s)]
     ['layers[0]', 'layers[0].body[0]', 'layers[0].body[1]']
     """
@@ -870,8 +688,8 @@ def layer_graphs(spec: Spec) -> list[tuple[str, BipartiteGraph]]:
 
     Examples
     --------
-    >>> s = load_spec({"input": [4, 8, 8], "layers": [{"kind": "concat", "body": [
-    ...     {"kind": "conv", "out": 2, "degree": 2}]}]})
+    >>> s = load_spec({"input": 4, "layers": [{"kind": "concat", "body": [
+    ...     {"out": 2, "degree": 2}]}]})
     >>> [(n, g.left, g.right) for n, g in layer_graphs(s)]
     [('layers[0].body[0]', 4, 2)]
     """
@@ -892,7 +710,7 @@ def build_layered(spec: Spec) -> LayeredGraph:
     Examples
     --------
     >>> s = load_spec({"input": 16, "layers": [{"out": 16, "degree": 4},
-    ...                                        {"kind": "activation"},
+    ...                                        {"kind": "shuffle", "groups": 4},
     ...                                        {"out": 8, "degree": 4}]})
     >>> lg = build_layered(s)
     >>> lg.widths, lg.names
@@ -940,6 +758,6 @@ def load_layered(path: str | Path | dict | Spec) -> LayeredGraph:
         if not p.is_file():
             raise ValueError(f"{p}: no such file")
         return LayeredGraph.load(p)
-    if p.suffix.lower() not in _SPEC_SUFFIXES:
+    if p.suffix.lower() not in SPEC_SUFFIXES:
         raise ValueError(f"{p}: expected a spec (.yaml, .yml, .json) or a saved .npz")
     return build_layered(load_spec(p))

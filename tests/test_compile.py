@@ -12,7 +12,8 @@ from torch import nn
 from compiler import XConv2d, XLinear, compile, extract_graph, extract_layered
 from compiler.compile import CertificateError
 from compiler.counting import count
-from expandergraph.spec import build_layered, layer_graph, load_spec
+from compiler.spec import load_spec
+from expandergraph.spec import build_layered, layer_graph
 
 
 @pytest.fixture(autouse=True)

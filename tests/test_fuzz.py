@@ -15,11 +15,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from compiler.spec import load_spec
 from expandergraph.construct import CONSTRUCTIONS, build
 from expandergraph.edgelist import parse_edgelist
 from expandergraph.generators.random import random_bipartite
 from expandergraph.layered import LayeredGraph
-from expandergraph.spec import load_spec
 
 FUZZ = settings(
     max_examples=60,

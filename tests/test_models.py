@@ -11,7 +11,8 @@ from compiler.cli import main
 from compiler.counting import count
 from compiler.modules import XConv2d
 from compiler.network import ChannelShuffle, Concat, Residual, extract_graphs
-from expandergraph.spec import iter_layers, load_spec
+from compiler.spec import load_spec
+from expandergraph.spec import iter_layers
 
 
 @pytest.fixture(autouse=True)

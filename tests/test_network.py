@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from expandergraph import BipartiteGraph, LayeredGraph, load_spec
+from compiler.spec import load_spec
+from expandergraph import BipartiteGraph, LayeredGraph
 from expandergraph.bounds import ideal_depth
 from expandergraph.guarantees import certify_layered
 from expandergraph.mixing import reach_depth

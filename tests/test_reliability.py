@@ -13,6 +13,7 @@ from math import isqrt
 import numpy as np
 import pytest
 
+from compiler.spec import load_spec
 from expandergraph.construct import build
 from expandergraph.edgelist import parse_edgelist
 from expandergraph.generators.algebraic import _is_prime, paley
@@ -23,7 +24,7 @@ from expandergraph.layered import LayeredGraph
 from expandergraph.limits import SizeLimitError
 from expandergraph.mixing import _grow, _layer_sides, layer_spectrum, tanner_depth
 from expandergraph.paths import mixing_prediction, path_count, path_mixing
-from expandergraph.spec import MAX_DEPTH, load_spec, read_spec
+from expandergraph.spec import MAX_DEPTH, read_spec
 
 # -- primality -------------------------------------------------------------------------
 

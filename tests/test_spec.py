@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 import expandergraph
 from expandergraph import LayeredGraph
 from expandergraph.construct import build
-from expandergraph.spec import build_layered, layer_graph, load_layered, load_spec
+from compiler.spec import load_layered, load_spec
+from expandergraph.spec import build_layered, layer_graph
 
 SPECS = Path(expandergraph.__file__).parent / "specs"
 

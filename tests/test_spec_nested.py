@@ -2,7 +2,8 @@
 
 import pytest
 
-from expandergraph.spec import build_layered, iter_layers, layer_graph, layer_graphs, load_spec
+from compiler.spec import load_spec
+from expandergraph.spec import build_layered, iter_layers, layer_graph, layer_graphs
 
 
 def conv(out, degree=None, **kw):

@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from compiler.spec import load_layered as load_network_layered
 from expandergraph import BipartiteGraph, Certificate, Graph, LayeredGraph, build, load_layered
 from expandergraph.bounds import (
     cheeger_lower,
@@ -270,7 +271,7 @@ def test_local_chain_of_70_fails_reach_depth():
 @pytest.mark.parametrize(
     "path",
     [
-        "compiler/specs/demo_digits.yaml",
+        "expandergraph/specs/demo_digits_graph.yaml",
         "expandergraph/specs/mlp.yaml",
         "expandergraph/specs/deep_expander.yaml",
     ],
@@ -410,7 +411,7 @@ def test_failed_beats_incomplete():
 
 
 def test_dropped_layered_checks_are_incomplete():
-    lg = load_layered("compiler/specs/demo_digits.yaml")
+    lg = load_network_layered("compiler/specs/demo_digits.yaml")
     cert = certify_layered(lg, checks=[])
     assert cert.status == "incomplete"
     assert set(cert.missing) >= {"reach_depth", "path_uniformity"}
@@ -672,7 +673,7 @@ def test_sigma_star_semantics(lg, eps_max):
 
 
 def test_sigma_star_reported_in_certificate():
-    lg = load_layered("compiler/specs/demo_digits.yaml")
+    lg = load_network_layered("compiler/specs/demo_digits.yaml")
     cert = certify_layered(lg, checks=["path_uniformity"], layer_checks=())
     star = cert["path_uniformity"].detail["sigma_star"]
     assert star == sigma_star(lg, cert.params["eps_max"])
@@ -688,7 +689,7 @@ def test_path_mixing_samples_within_bound():
 
 
 def test_undecided_layer_makes_layered_undecided():
-    lg = load_layered("compiler/specs/demo_digits.yaml")
+    lg = load_network_layered("compiler/specs/demo_digits.yaml")
     base = certify_layered(lg, checks=["reach_depth", "path_uniformity"])
     worst = max(range(len(lg)), key=lambda k: base.parts[k].summary["alpha"])
     lo, hi = base.parts[worst]["spectral_expansion"].detail["interval"]
@@ -700,7 +701,7 @@ def test_undecided_layer_makes_layered_undecided():
 
 # -- parameters --------------------------------------------------------------------------------
 def test_layered_parameters_change_verdict():
-    lg = load_layered("compiler/specs/demo_digits.yaml")
+    lg = load_network_layered("compiler/specs/demo_digits.yaml")
     cert = certify_layered(lg, checks=["reach_depth", "path_uniformity"], kappa=1.0, eps_max=0.01)
     assert cert.params["kappa"] == 1.0 and cert.params["eps_max"] == 0.01
     assert cert["reach_depth"].status == "failed"  # measured 3 > 1 * ideal 2
@@ -759,7 +760,7 @@ def test_bad_layered_check_names():
 
 # -- JSON ----------------------------------------------------------------------------------------
 def test_json_round_trip_of_new_fields():
-    lg = load_layered("compiler/specs/demo_digits.yaml")
+    lg = load_network_layered("compiler/specs/demo_digits.yaml")
     cert = certify_layered(lg, samples=4)
     back = Certificate.from_json(cert.to_json())
     assert back == cert
@@ -893,14 +894,18 @@ def test_cli_exit_codes():
 
 
 def test_cli_layered_exit_codes():
-    rc, out = _cli(["certify", "compiler/specs/demo_digits.yaml", "--json"])
+    rc, out = _cli(["certify", "expandergraph/specs/demo_digits_graph.yaml", "--json"])
     assert rc == 0, out
-    rc, _ = _cli(["certify", "compiler/specs/demo_digits.yaml", "--json", "--kappa", "1"])
+    rc, _ = _cli(
+        ["certify", "expandergraph/specs/demo_digits_graph.yaml", "--json", "--kappa", "1"]
+    )
     assert rc == 1
     rc = _cli_rc_bad(["certify", "random-regular:n=100,d=4,seed=0", "--kappa", "2"])
     assert rc == 2
     assert _cli_rc_bad(["certify", "random-regular:n=100,d=4,seed=0", "--alpha-max", "1.5"]) == 2
-    assert _cli_rc_bad(["certify", "compiler/specs/demo_digits.yaml", "--sigma", "0"]) == 2
+    assert (
+        _cli_rc_bad(["certify", "expandergraph/specs/demo_digits_graph.yaml", "--sigma", "0"]) == 2
+    )
 
 
 def _cli_rc_bad(argv) -> int:

@@ -346,12 +346,15 @@ class NetworkGraph:
     def from_spec(cls, spec, graphs: dict | None = None) -> NetworkGraph:
         """Lower a :class:`~expandergraph.spec.Spec` (nested layers included).
 
-        ``graphs`` maps spec locations to already built layer graphs (default:
-        :func:`expandergraph.spec.layer_graph`).  Rules: graph layers are graph
-        edges; activation/norm/pool/dropout/depthwise are identity edges;
-        ``shuffle`` a permutation; ``flatten`` of ``(C, H, W)`` a flatten edge
-        (``spatial = H*W``); ``residual`` is ``add([body, shortcut or x])``;
-        ``concat`` is ``concat([x, body])``; the last tensor feeds ``"output"``.
+        Works for a graph spec and for a network spec alike: it reads each
+        layer's structural ``role`` (:data:`expandergraph.spec.ROLES`), never a
+        network kind.  ``graphs`` maps spec locations to already built layer
+        graphs (default: :func:`expandergraph.spec.layer_graph`).  Rules: graph
+        layers are graph edges; channelwise layers (activation, norm, pool,
+        dropout, depthwise in a network spec) are identity edges; ``shuffle`` a
+        permutation; ``flatten`` of ``(C, H, W)`` a flatten edge (``spatial =
+        H*W``); ``residual`` is ``add([body, shortcut or x])``; ``concat`` is
+        ``concat([x, body])``; the last tensor feeds ``"output"``.
         """
         from ..spec import layer_graph
 
@@ -364,17 +367,17 @@ class NetworkGraph:
                 if layer.has_graph:
                     g = graphs.get(w)
                     x = net.graph(w, x, g if g is not None else layer_graph(layer), where=w)
-                elif layer.kind == "shuffle":
+                elif layer.role == "shuffle":
                     x = net.shuffle(w, x, layer.options["groups"])
-                elif layer.kind == "flatten":
+                elif layer.role == "flatten":
                     shape = layer.in_shape
                     hw = int(np.prod(shape[1:])) if len(shape) > 1 else 1
                     x = net.flatten(w, x, hw)
-                elif layer.kind == "residual":
+                elif layer.role == "residual":
                     body = lower(layer.body, x)
                     short = lower(layer.shortcut, x) if layer.shortcut else x
                     x = net.add(w, [body, short])
-                elif layer.kind == "concat":
+                elif layer.role == "concat":
                     x = net.concat(w, [x, lower(layer.body, x)])
                 else:
                     x = net.identity(w, x)

@@ -1,0 +1,69 @@
+"""Field checks for spec values: each returns the value or raises a one-line ``ValueError``.
+
+Every message starts with ``where`` (a spec location such as ``layers[2].degree``)
+and names what is wrong.  Booleans are never integers here (YAML ``true`` is not
+``1``).  These are the checks both the graph spec (:mod:`expandergraph.spec`) and
+the compiler's network vocabulary use.
+
+Examples
+--------
+>>> as_int(3, "layers[0].out")
+3
+>>> as_pair([3, 1], "layers[0].kernel_size", 1)
+(3, 1)
+>>> try:
+...     as_int(True, "layers[0].out")
+... except ValueError as e:
+...     print(e)
+layers[0].out: must be an integer, got True
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["is_int", "as_int", "as_number", "as_pair", "as_choice", "as_option"]
+
+
+def is_int(x) -> bool:
+    """True for a Python ``int`` that is not a ``bool``."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def as_int(value, where: str, lo: int = 1) -> int:
+    """``value`` as an integer ``>= lo`` (default: positive)."""
+    if not is_int(value):
+        raise ValueError(f"{where}: must be an integer, got {value!r}")
+    if value < lo:
+        rule = "positive" if lo == 1 else f">= {lo}"
+        raise ValueError(f"{where}: must be {rule}, got {value}")
+    return int(value)
+
+
+def as_number(value, where: str) -> float:
+    """``value`` as a finite float (ints accepted, booleans and NaN/inf refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{where}: must be a finite number, got {value!r}")
+    return float(value)
+
+
+def as_pair(value, where: str, lo: int) -> tuple[int, int]:
+    """An integer or an ``[h, w]`` pair of integers ``>= lo``, as ``(h, w)``."""
+    if is_int(value):
+        v = as_int(value, where, lo)
+        return (v, v)
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return (as_int(value[0], where, lo), as_int(value[1], where, lo))
+    raise ValueError(f"{where}: must be an integer or an [h, w] pair, got {value!r}")
+
+
+def as_choice(value, where: str, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of the strings ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{where}: must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def as_option(value):
+    """A validated value as stored in options: lists become tuples, the rest is kept."""
+    return tuple(value) if isinstance(value, list) else value
