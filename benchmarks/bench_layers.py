@@ -29,7 +29,7 @@ Conventions
   step has run (one-time library allocations are not counted).
 
 Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018,
-§3.3 (the gather method); issue 4 of this project for the grid and the goals.
+§3.3 (the gather method).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -55,31 +54,12 @@ import torch.nn.functional as F  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from machine import machine_info  # noqa: E402
+
 from compiler import XConv2d, XLinear  # noqa: E402
 from compiler import functional as XF  # noqa: E402
 
 THREADS = 2
-
-
-def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "logical_cpus": os.cpu_count(),
-        "threads": THREADS,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-    }
 
 
 def timeit(fns: dict, reps: int) -> dict:
@@ -512,7 +492,7 @@ def goal_lines(g: dict) -> list[str]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny grid (a smoke test)")
-    p.add_argument("--goal", action="store_true", help="only the issue's goal shapes")
+    p.add_argument("--goal", action="store_true", help="only the goal shapes")
     p.add_argument("--reps", type=int, default=3, help="timed calls per measurement")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_layers.json"))
     sections = ["linear", "conv", "conv1x1", "memory", "auto"]
@@ -523,7 +503,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(THREADS)
     start = time.time()
     load0 = os.getloadavg()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine_info(threads=THREADS)}")
     print(f"load average at start: {load0}; gather chunk {XF.GATHER_CHUNK_ELEMENTS} elements")
     grid = linear_grid(args.quick, args.goal) + conv_grid(args.quick, args.goal)
     for width, _, density, block in grid:
@@ -540,7 +520,7 @@ def main(argv=None) -> int:
             "benchmark": "bench_layers",
             "partial": partial,
             "grid": "quick" if args.quick else ("goal" if args.goal else "full"),
-            "machine": machine(),
+            "machine": machine_info(threads=THREADS),
             "load_average_start": load0,
             "load_average_end": os.getloadavg(),
             "note": "shared 2-core CPU; other jobs may run concurrently (see load averages); "

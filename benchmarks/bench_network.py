@@ -1,4 +1,4 @@
-"""Benchmark: the network guarantees of the zoo models (issue 11, "Show it").
+"""Benchmark: the network guarantees of the zoo models.
 
 For every model family at its default density and its X, grouped,
 grouped-shuffle and dense variants, from the network graph of spec lowering
@@ -31,19 +31,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
+from machine import machine_info
 
 import compiler.models as models
-from compiler.compile import _layer_graphs
 from expandergraph.certify import certify
 from expandergraph.network import NetworkGraph, certify_network, path_deviation, reach_fractions
-from expandergraph.network.guarantees import _depths
-from expandergraph.spec import load_spec
+from expandergraph.spec import iter_layers, layer_graph, load_spec
 
 FAMILIES = (
     "vgg16-bn",
@@ -64,8 +61,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def network(name: str) -> tuple[NetworkGraph, dict]:
     """The network graph of zoo model ``name`` by spec lowering, and its layer graphs."""
     spec = load_spec(models.spec(name))
-    graphs = _layer_graphs(spec.layers, {})
+    graphs = {layer.where: layer_graph(layer) for layer in iter_layers(spec) if layer.has_graph}
     return NetworkGraph.from_spec(spec, graphs), graphs
+
+
+def graph_depths(net: NetworkGraph, start: str) -> dict[str, int]:
+    """Graph edges on the longest path from ``start`` to every tensor downstream of it."""
+    depth = {start: 0}
+    for t in net.tensors:  # tensors are in creation order, a topological order
+        ds = [depth[e.source] + (e.kind == "graph") for e in net.incoming(t) if e.source in depth]
+        if t != start and ds:
+            depth[t] = max(ds)
+    return depth
 
 
 def classifier_input(net: NetworkGraph) -> str:
@@ -111,7 +118,7 @@ def row(name: str, samples: int, paths: bool) -> tuple[dict, dict]:
     dev = deviation(net, "input", cls, samples) if paths else None
     dev_stem = deviation(net, stem, cls, samples) if paths else None
     t2 = time.perf_counter()
-    depth = _depths(net, "input")
+    depth = graph_depths(net, "input")
     curve = sorted(
         [
             (depth[t], reach[t], None if t == stem else reach_stem.get(t))
@@ -244,12 +251,7 @@ def main() -> None:
     if not args.no_plot:
         plot(curves, RESULTS / "network_reach.png")
     result = {
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "loadavg": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": machine_info(),
         "definitions": {
             "classifier_input": "source tensor of the last graph edge feeding 'output'",
             "path_deviation": "max |count/prediction - 1|, input -> classifier input, "

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import time
 import tracemalloc
@@ -30,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from machine import machine_info
 
 from expandergraph import LayeredGraph
 from expandergraph.generators.random import random_bipartite
@@ -137,14 +136,7 @@ def main() -> None:
     args = p.parse_args()
     results = {
         "benchmark": "bench_paths",
-        "machine": {
-            "node": platform.node(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "load_average_at_start": os.getloadavg(),
-        },
+        "machine": machine_info(),
         "note": "run once, on 2 CPU cores shared with other jobs: timings are noisy upper "
         "bounds. Reach at 2^20 follows a random sample of sources (all-pairs needs 2^40 bits "
         "per level); at 2^12 and 2^16 it is exact over all pairs.",

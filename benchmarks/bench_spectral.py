@@ -68,10 +68,11 @@ print(f"PROGRESS built in {build:.1f} s", flush=True)
 OURS = (
     _PRELUDE
     + """
-from expandergraph.spectrum import _MatVec, _adjacency, adjacency_spectrum
+from expandergraph.matvec import MatVec, adjacency_csr
+from expandergraph.spectrum import adjacency_spectrum
 t = time.perf_counter(); r = adjacency_spectrum(g, tol=tol, seed=seed)
 sec = time.perf_counter() - t
-mv = _MatVec(_adjacency(g)); x = np.random.default_rng(0).standard_normal(n); y = np.empty(n)
+mv = MatVec(adjacency_csr(g)); x = np.random.default_rng(0).standard_normal(n); y = np.empty(n)
 mv(x, y); t = time.perf_counter()
 for _ in range(10):
     mv(x, y)

@@ -19,7 +19,7 @@ Conventions
   ``nn.Conv2d(groups=g)`` (the speed ceiling of structured sparsity).
 
 Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018,
-§5 (X-MobileNet); issue 14 of this project.
+§5 (X-MobileNet).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_layers import THREADS, machine  # noqa: E402
+from bench_layers import THREADS  # noqa: E402
+from machine import machine_info  # noqa: E402
 
 from compiler.models import build  # noqa: E402
 from compiler.modules import XConv2d, XLinear  # noqa: E402
@@ -160,7 +161,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(THREADS)
     start = time.time()
     load0 = os.getloadavg()
-    print(f"machine: {machine()}\nload average at start: {load0}")
+    print(f"machine: {machine_info(threads=THREADS)}\nload average at start: {load0}")
     rows = []
     for d in args.densities:
         rows += bench(d, args.batch, args.steps)
@@ -169,7 +170,7 @@ def main(argv=None) -> int:
         "model": "x-mobilenet-small",
         "input": [1, 28, 28],
         "data": "synthetic Fashion-MNIST-shaped tensors",
-        "machine": machine(),
+        "machine": machine_info(threads=THREADS),
         "load_average_start": load0,
         "load_average_end": os.getloadavg(),
         "seconds": round(time.time() - start, 1),

@@ -98,10 +98,9 @@ if not CUDA and not ARGS.smoke and not ARGS.compile_check:
 
 import triton  # noqa: E402
 
-from compiler.ell import transpose_ell  # noqa: E402
 from compiler.kernels import linear as KL  # noqa: E402
 from compiler.kernels import xconv2d_triton, xlinear_triton  # noqa: E402
-from compiler.kernels.reference import blocks_from_dense, dense_weight  # noqa: E402
+from compiler.layout import dense_weight, packed_weight, transpose_ell  # noqa: E402
 
 DEV = torch.device("cuda" if CUDA else "cpu")
 DTYPE = torch.bfloat16
@@ -244,7 +243,7 @@ def linear_case(width, density, block, tokens, ceil, gather_lin, dense_cache) ->
     scale = 1.0 / math.sqrt(d * block)
     w = (torch.randn(out_blocks, d, block, block, device=DEV) * scale).to(DTYPE)
     bias = torch.randn(width, device=DEV).to(DTYPE)
-    wd = dense_weight(w, idx, in_blocks)  # masked dense weight (out, in)
+    wd = dense_weight(w, idx, width)  # masked dense weight (out, in)
     mask = (wd != 0).to(DTYPE)
     xs = [torch.randn(tokens, width, device=DEV, dtype=DTYPE) for _ in range(ARGS.rotate)]
     gs = [torch.randn(tokens, width, device=DEV, dtype=DTYPE) for _ in range(ARGS.rotate)]
@@ -262,7 +261,7 @@ def linear_case(width, density, block, tokens, ceil, gather_lin, dense_cache) ->
     errs = {
         "triton_y": rel_err(y, yr),
         "triton_dx": rel_err(gx, gf @ wdf),
-        "triton_dw": rel_err(gw, blocks_from_dense(gf.T @ xf, idx, block)),
+        "triton_dw": rel_err(gw, packed_weight(gf.T @ xf, idx, block)),
         "triton_db": rel_err(gb, gf.sum(0)),
         "masked_y": rel_err(F.linear(x.detach(), wd * mask, bias), yr),
     }
@@ -379,7 +378,7 @@ def conv_case(n, channels, hw, density, block, ceil, gather_conv) -> dict:
     scale = 1.0 / math.sqrt(d * block * 9)
     w = (torch.randn(blocks, d, block, block, 3, 3, device=DEV) * scale).to(DTYPE)
     bias = torch.randn(channels, device=DEV).to(DTYPE)
-    wd = dense_weight(w, idx, blocks)
+    wd = dense_weight(w, idx, channels)
     mask = (wd != 0).to(DTYPE)
     cl = torch.channels_last
 
@@ -408,7 +407,7 @@ def conv_case(n, channels, hw, density, block, ceil, gather_conv) -> dict:
     errs = {
         "triton_y": rel_err(y, yr),
         "triton_dx": rel_err(gx, rx),
-        "triton_dw": rel_err(gw, blocks_from_dense(rw, idx, block)),
+        "triton_dw": rel_err(gw, packed_weight(rw, idx, block)),
         "triton_db": rel_err(gb, g.float().sum((0, 2, 3))),
         "masked_y": rel_err(F.conv2d(x.detach(), wd * mask, bias, padding=1), yr),
         "gather_y": rel_err(gather(x.detach(), w, idx, bias), yr),

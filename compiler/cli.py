@@ -1,7 +1,6 @@
 """``xnet``: the compiler's command line.
 
-Subcommands (``argparse`` subparsers; later issues add ``models``, ``flops`` and
-``train`` through :func:`register_command`):
+Subcommands (``argparse`` subparsers, one row of :data:`COMMANDS` each):
 
 ``xnet compile SPEC [--summary] [--json] [--backend B] [--input CxHxW]
 [--allow-uncertified]``
@@ -21,15 +20,26 @@ Subcommands (``argparse`` subparsers; later issues add ``models``, ``flops`` and
     prints ``{"model", "input", "flops", "params", "dense_flops",
     "dense_params"}``.
 
+``xnet certify NAME_OR_SPEC [--json] [--input CxHxW]``
+    Every certificate of the compiled model, and the network's verdict.
+
+``xnet mixing NAME_OR_SPEC [--from TENSOR] [--json]`` and
+``xnet paths NAME_OR_SPEC --sources S --targets T [--source A] [--target B] [--json]``
+    Reach fractions and mixing depth, and exact path counts, on the model's network graph
+    (:mod:`expandergraph.network.report`).
+
 ``xnet train NAME_OR_SPEC --data DATASET ...``
     :func:`compiler.train.train_main` (model names through
     :func:`compiler.models.build`).
+
+``xnet demo ...``
+    :func:`compiler.demo.demo_main`: certify, compile, train on digits, verify fingerprints.
 
 Exit status: 0 on success, 1 when a certificate refuses the spec, 2 for a bad
 spec or bad arguments; errors are one line on stderr (``xnet: error: ...``),
 never a traceback.
 
-Reference: DESIGN.md, "compiler"; Prabhu, Varma and Namboodiri, ECCV 2018.
+Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018.
 """
 
 from __future__ import annotations
@@ -38,28 +48,24 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
-from .summary import _fmt_shape, _print_summary, _ratio, summarize  # noqa: F401 - re-exported
+from .summary import fmt_shape, print_summary, ratio, summarize
 
-__all__ = ["main", "build_parser", "register_command", "summarize", "flops"]
-
-#: name -> (add_arguments(parser), run(args) -> int, help)
-_COMMANDS: dict[str, tuple[Callable, Callable, str]] = {}
+__all__ = ["main", "build_parser", "COMMANDS", "Command", "summarize", "flops"]
 
 
-def register_command(name: str, add_arguments: Callable, run: Callable, help: str) -> None:
-    """Add a subcommand ``xnet NAME``: ``add_arguments(parser)``, then ``run(args) -> int``.
+class Command(NamedTuple):
+    """One subcommand ``xnet NAME``: ``add_arguments(parser)``, then ``run(args) -> int``.
 
-    ``run`` may raise ``ValueError``; :func:`main` prints it on one line and
-    exits with status 2.
-
-    Examples
-    --------
-    >>> register_command("hello", lambda p: None, lambda a: 0, "say hello")  # doctest: +SKIP
-    >>> main(["hello"])  # doctest: +SKIP
-    0
+    ``run`` may raise ``ValueError`` or ``OSError``; :func:`main` prints it on
+    one line and exits with status 2.
     """
-    _COMMANDS[name] = (add_arguments, run, help)
+
+    name: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    help: str
 
 
 class _Parser(argparse.ArgumentParser):
@@ -135,7 +141,7 @@ def _run_compile(args) -> int:
         json.dump(summarize(model), sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.summary:
-        _print_summary(summarize(model), sys.stdout)
+        print_summary(summarize(model), sys.stdout)
     else:
         n_x = len(model.expander_layers())
         verdict = "certified" if model.certified else "NOT certified (override recorded)"
@@ -145,11 +151,6 @@ def _run_compile(args) -> int:
             f"{verdict}\n"
         )
     return 0
-
-
-register_command(
-    "compile", _add_compile, _run_compile, "compile and certify a model name or a spec"
-)
 
 
 def _add_certify(p: argparse.ArgumentParser) -> None:
@@ -194,23 +195,11 @@ def _run_certify(args) -> int:
     return EXIT_CODES[worst]
 
 
-register_command(
-    "certify", _add_certify, _run_certify, "print the certificates of a model name or a spec"
-)
-
-
 def network_of(source: str, input_shape=None):
     """The network graph of a model name or a spec file (:func:`compiler.network_graph`)."""
     from .lowering import network_graph
 
     return network_graph(source, input_shape)
-
-
-def _tensor(net, name: str, option: str) -> str:
-    if name not in net.widths:
-        shown = ", ".join(list(net.widths)[:6])
-        raise ValueError(f"{option}: no tensor {name!r} in the network (tensors: {shown}, ...)")
-    return name
 
 
 def _add_mixing(p: argparse.ArgumentParser) -> None:
@@ -222,36 +211,13 @@ def _add_mixing(p: argparse.ArgumentParser) -> None:
 
 def _run_mixing(args) -> int:
     """Reach fraction of every tensor from ``--from``, and the mixing depth."""
-    from expandergraph.network import ideal_network_depth, mixing_depth, reach_fractions
+    from expandergraph.network.report import format_mixing, mixing_summary
 
-    net = network_of(args.spec, args.input)
-    start = _tensor(net, args.start, "--from")
-    fractions = reach_fractions(net, start)
-    m = mixing_depth(net, start)
-    out = {
-        "start": start,
-        "mixing_depth": m.depth,
-        "mixed_tensor": m.tensor,
-        "ideal": ideal_network_depth(net, start),
-        "stop_tensor": m.stop_tensor,
-        "stop_fraction": m.stop_fraction,
-        "reach_fraction": fractions,
-        "fingerprint": net.fingerprint,
-    }
+    out = mixing_summary(network_of(args.spec, args.input), args.start)
     if args.json:
         sys.stdout.write(json.dumps(out) + "\n")
-        return 0
-    sys.stdout.write(f"{args.spec}: network {net.fingerprint[:16]}, from {start}\n")
-    if m.depth is None:
-        sys.stdout.write(
-            f"  never mixes fully: reach stops at {m.stop_fraction} at {m.stop_tensor}\n"
-        )
     else:
-        sys.stdout.write(
-            f"  mixing depth {m.depth} graph layers (at {m.tensor}; ideal {out['ideal']})\n"
-        )
-    for name, f in fractions.items():
-        sys.stdout.write(f"  {name:<28} {f:.4f}\n")
+        sys.stdout.write(format_mixing(out, args.spec) + "\n")
     return 0
 
 
@@ -267,43 +233,15 @@ def _add_paths(p: argparse.ArgumentParser) -> None:
 
 def _run_paths(args) -> int:
     """Exact path count between two channel sets, the uniform prediction and the deviation."""
-    from expandergraph.network import path_count, uniform_prediction
-    from expandergraph.nodesets import parse_node_set
+    from expandergraph.network.report import format_paths, paths_summary
 
     net = network_of(args.spec, args.input)
-    src = _tensor(net, args.source, "--source")
-    dst = _tensor(net, args.target, "--target")
-    s = parse_node_set(args.sources, net.widths[src], "--sources")
-    t = parse_node_set(args.targets, net.widths[dst], "--targets")
-    count = path_count(net, src, s, dst, t)
-    pred = uniform_prediction(net, src, s, dst, t)
-    dev = None if pred == 0 else abs(float((count - pred) / pred))
-    out = {
-        "source": src,
-        "target": dst,
-        "sources": int(s.size),
-        "targets": int(t.size),
-        "count": count,
-        "predicted": float(pred),
-        "relative_deviation": dev,
-    }
+    out = paths_summary(net, args.source, args.sources, args.target, args.targets)
     if args.json:
         sys.stdout.write(json.dumps(out) + "\n")
     else:
-        sys.stdout.write(
-            f"{args.spec}: paths {src}[{s.size}] -> {dst}[{t.size}]: exact {count:,}, "
-            f"uniform prediction {float(pred):,.1f}, relative deviation "
-            f"{'n/a' if dev is None else f'{dev:.4g}'}\n"
-        )
+        sys.stdout.write(format_paths(out, args.spec) + "\n")
     return 0
-
-
-register_command(
-    "mixing", _add_mixing, _run_mixing, "reach fractions and mixing depth of a model's network"
-)
-register_command(
-    "paths", _add_paths, _run_paths, "exact path counts between channel sets of a model"
-)
 
 
 def _add_models(p: argparse.ArgumentParser) -> None:
@@ -319,9 +257,6 @@ def _run_models(args) -> int:
     else:
         sys.stdout.write("\n".join(names) + "\n")
     return 0
-
-
-register_command("models", _add_models, _run_models, "list the model names")
 
 
 def _add_flops(p: argparse.ArgumentParser) -> None:
@@ -399,15 +334,12 @@ def _run_flops(args) -> int:
         sys.stdout.write(json.dumps(r) + "\n")
     else:
         sys.stdout.write(
-            f"{r['model']}: input {_fmt_shape(r['input'])}: {r['flops']:,} MACs "
+            f"{r['model']}: input {fmt_shape(r['input'])}: {r['flops']:,} MACs "
             f"({r['flops']:.3e}; dense {r['dense_flops']:,}, "
-            f"{_ratio(r['flops'], r['dense_flops'])}), {r['params']:,} parameters "
+            f"{ratio(r['flops'], r['dense_flops'])}), {r['params']:,} parameters "
             f"(dense {r['dense_params']:,})\n"
         )
     return 0
-
-
-register_command("flops", _add_flops, _run_flops, "count MACs of non-zero weights and parameters")
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
@@ -422,10 +354,6 @@ def _run_train(args) -> int:
     return train_main(args)
 
 
-if "train" not in _COMMANDS:
-    register_command("train", _add_train, _run_train, "train a model (name or spec) on a dataset")
-
-
 def _add_demo(p: argparse.ArgumentParser) -> None:
     from .demo import add_demo_arguments
 
@@ -438,20 +366,30 @@ def _run_demo(args) -> int:
     return demo_main(args)
 
 
-register_command(
-    "demo",
-    _add_demo,
-    _run_demo,
-    "run the main job: certify, compile, train on digits, verify fingerprints",
+#: The subcommands, in the order ``xnet --help`` lists them.
+COMMANDS: tuple[Command, ...] = (
+    Command("compile", _add_compile, _run_compile, "compile and certify a model name or a spec"),
+    Command("certify", _add_certify, _run_certify, "print the certificates of a model or a spec"),
+    Command(
+        "mixing", _add_mixing, _run_mixing, "reach fractions and mixing depth of a model's network"
+    ),
+    Command("paths", _add_paths, _run_paths, "exact path counts between channel sets of a model"),
+    Command("models", _add_models, _run_models, "list the model names"),
+    Command("flops", _add_flops, _run_flops, "count MACs of non-zero weights and parameters"),
+    Command("train", _add_train, _run_train, "train a model (name or spec) on a dataset"),
+    Command(
+        "demo",
+        _add_demo,
+        _run_demo,
+        "run the main job: certify, compile, train on digits, verify fingerprints",
+    ),
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``xnet`` argument parser with every registered subcommand.
+    """The ``xnet`` argument parser with every subcommand of :data:`COMMANDS`.
 
     Parse errors print one line (``xnet: error: ...``) and exit with status 2.
-
-    Reference: DESIGN.md, "compiler".
 
     Examples
     --------
@@ -460,19 +398,21 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = _Parser(prog="xnet", description="Compile expander-graph networks.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name, (add, _, help_text) in _COMMANDS.items():
-        add(sub.add_parser(name, help=help_text, description=help_text))
+    for cmd in COMMANDS:
+        cmd.add_arguments(sub.add_parser(cmd.name, help=cmd.help, description=cmd.help))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``xnet`` with ``argv`` (default ``sys.argv[1:]``); return the exit status.
 
-    Reference: DESIGN.md, "compiler".
+    0 on success, 1 when a certificate refuses the spec, 2 for a bad spec or bad
+    arguments (one line on stderr), 1 with one line for an unexpected error
+    (the traceback with ``--debug``).
 
     Examples
     --------
-    >>> main(["compile", "no-such-spec.yaml"])  # doctest: +SKIP
+    >>> main(["compile", "no-such-spec.yaml"])
     2
     """
     from .compile import CertificateError
@@ -485,7 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    _, run, _ = _COMMANDS[args.command]
+    run = next(cmd.run for cmd in COMMANDS if cmd.name == args.command)
     try:
         return int(run(args) or 0)
     except CertificateError as exc:

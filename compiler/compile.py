@@ -48,10 +48,11 @@ from pathlib import Path
 from torch import nn
 
 from expandergraph import BipartiteGraph, Certificate, LayeredGraph
+from expandergraph.guarantees import LAYER_CHECKS, LAYERED_CHECKS
 
 from .modules import XConv2d, XLinear
 from .network import ChannelShuffle, Concat, Residual, XNet, network_from_layered
-from .spec import BACKENDS, DEFAULT_BACKEND, NETWORK, Spec, layer_backend, load_spec
+from .spec import BACKENDS, DEFAULT_BACKEND, layer_backend, load_spec
 
 __all__ = ["compile", "CertificateError", "DEFAULT_CHECKS", "DEFAULT_NETWORK_CHECKS"]
 
@@ -68,8 +69,8 @@ class CertificateError(ValueError):
         self.status = status
 
 
-#: Checks run on every layer graph when the spec names none.
-DEFAULT_CHECKS: tuple[str, ...] = ("degrees", "spectrum")
+#: Checks run on every layer graph when the spec names none (the layered certificate's own).
+DEFAULT_CHECKS: tuple[str, ...] = LAYER_CHECKS
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -81,20 +82,13 @@ _ACTIVATIONS = {
 
 
 #: Layered checks computed when the spec names none: all of them.
-DEFAULT_NETWORK_CHECKS: tuple[str, ...] = (
-    "reach_depth",
-    "bound_depth",
-    "path_uniformity",
-    "path_mixing",
-)
+DEFAULT_NETWORK_CHECKS: tuple[str, ...] = LAYERED_CHECKS
 _LAYER_PARAMS = ("alpha_max", "rho", "delta")
 _NETWORK_PARAMS = ("alpha_max", "delta", "kappa", "sigma", "eps_max")
 
 
 def _split_checks(names: Sequence[str] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(layer checks, layered checks)`` of a spec's ``certify`` list."""
-    from expandergraph.guarantees import LAYERED_CHECKS
-
     if names is None:
         return DEFAULT_CHECKS, DEFAULT_NETWORK_CHECKS
     names = tuple(names)
@@ -212,13 +206,6 @@ def _lower(layer, spec, backend: str | None, graphs: dict) -> nn.Module:
     return m
 
 
-def _load(source, input_shape) -> Spec:
-    spec = load_spec(source)
-    if input_shape is not None:
-        spec = spec.with_input(input_shape, NETWORK)
-    return spec
-
-
 def _from_layered(lg: LayeredGraph, backend: str, input_shape) -> tuple[list, list, list]:
     if input_shape is not None and tuple(input_shape) != (lg.widths[0],):
         raise ValueError(
@@ -268,13 +255,19 @@ def compile(
 
     Examples
     --------
-    >>> net = compile({"input": 16, "layers": [{"out": 16, "degree": 8},
+    >>> net = compile({"input": 64, "layers": [{"out": 64, "degree": 8},
     ...                                        {"kind": "activation"},
-    ...                                        {"out": 8, "degree": 8}]})
+    ...                                        {"out": 10, "graph": "dense"}]})
     >>> sorted(net.certificates), net.certified
     (['layers[0]', 'layers[2]', 'network'], True)
     >>> net.layers[0].degree, net.layers[0].backend
     (8, 'gather')
+    >>> narrow = {"input": 16, "layers": [{"out": 16, "degree": 8}, {"out": 8, "degree": 8}]}
+    >>> try:  # 16 -> 16 -> 8 at degree 8 is too small to count paths uniformly
+    ...     compile(narrow)
+    ... except CertificateError as e:
+    ...     print(e.status, str(e).split(" (")[0])
+    failed network failed: path_uniformity
     """
     if not isinstance(allow_uncertified, bool):
         raise ValueError(f"allow_uncertified: must be True or False, got {allow_uncertified!r}")
@@ -294,7 +287,7 @@ def compile(
     elif isinstance(spec_or_layered_graph, (str, Path, dict)) or hasattr(
         spec_or_layered_graph, "layers"
     ):
-        spec = _load(spec_or_layered_graph, input_shape)
+        spec = load_spec(spec_or_layered_graph, input_shape)
         names = spec.certify
         params = spec.certify_params
         graphs = _layer_graphs(spec.layers, {})

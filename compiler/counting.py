@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .modules import XConv2d, XLinear, _XLayer
+from .modules import XConv2d, XLayer, XLinear
 
 __all__ = ["LayerCount", "count", "register_counter", "COUNTERS"]
 
@@ -96,8 +96,8 @@ def _tokens(shape: tuple) -> int:
     return math.prod(shape[:-1]) if len(shape) > 1 else 1
 
 
-@register_counter(_XLayer)
-def _count_x(m: _XLayer, i: tuple, o: tuple) -> tuple[int, int, int, int]:
+@register_counter(XLayer)
+def _count_x(m: XLayer, i: tuple, o: tuple) -> tuple[int, int, int, int]:
     bias = m.out_width if m.bias is not None else 0
     area = m.kernel_area
     positions = math.prod(o[1:]) if isinstance(m, XConv2d) else _tokens(i)
@@ -190,7 +190,7 @@ def count(model: nn.Module, input_shape: Sequence[int] | None = None) -> dict:
     records: list[tuple[str, nn.Module, tuple, tuple]] = []
     hooks = []
     for path, m in model.named_modules():
-        if isinstance(m, _XLayer) or (not any(True for _ in m.children()) and m is not model):
+        if isinstance(m, XLayer) or (not any(True for _ in m.children()) and m is not model):
             label = spec_name(path, spec_names) if spec_names is not None else path
 
             def hook(mod, args, out, label=label):

@@ -65,6 +65,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from expandergraph.report import first_line
+
 __all__ = ["Dataset", "DATASETS", "load_dataset", "stratified_split", "validation_split"]
 
 #: known dataset names -> number of classes
@@ -208,7 +210,7 @@ def _read_bytes(path: Path, what: str) -> bytes:
                 return fh.read()
         return path.read_bytes()
     except (EOFError, OSError, zlib.error) as exc:
-        raise ValueError(f"{what}: {path} is truncated or corrupt ({_first_line(exc)})") from None
+        raise ValueError(f"{what}: {path} is truncated or corrupt ({first_line(exc)})") from None
 
 
 def _parse_idx(data: bytes, path: Path, what: str, magic: int) -> np.ndarray:
@@ -306,7 +308,7 @@ def _load_pickle(path: Path, what: str) -> dict:
     except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError, AttributeError,
             IndexError, KeyError, MemoryError, LookupError, UnicodeError, OverflowError,
             RecursionError) as exc:  # fmt: skip
-        raise ValueError(f"{what}: {path} is truncated or corrupt ({_first_line(exc)})") from None
+        raise ValueError(f"{what}: {path} is truncated or corrupt ({first_line(exc)})") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{what}: {path} must hold a dict, found {type(obj).__name__}")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
@@ -432,8 +434,3 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, split:
     if name in ("mnist", "fashion-mnist"):
         return _load_idx(name, root, split)
     return _load_cifar(name, root, split)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

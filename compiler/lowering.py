@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .compile import _layer_graphs, _load
+from .spec import load_spec
 
 __all__ = ["network_graph", "check_model_name"]
 
@@ -35,17 +35,17 @@ def network_graph(source, input_shape=None):
     from pathlib import Path
 
     from expandergraph.network import NetworkGraph
-    from expandergraph.spec import Spec, load_spec
+    from expandergraph.spec import iter_layers, layer_graph
 
-    if isinstance(source, (dict, Spec)) or (
-        isinstance(source, (str, Path))
-        and (str(source).lower().endswith((".yaml", ".yml", ".json")) or Path(source).is_file())
+    if not isinstance(source, (str, Path)) or (
+        str(source).lower().endswith((".yaml", ".yml", ".json")) or Path(source).is_file()
     ):
-        spec = _load(source, input_shape)
+        spec = load_spec(source, input_shape)  # a spec file, a raw mapping or a loaded spec
     else:
         from . import models
 
         check_model_name(source)
         opts = {} if input_shape is None else {"input_shape": list(input_shape)}
         spec = load_spec(models.spec(source, **opts))
-    return NetworkGraph.from_spec(spec, _layer_graphs(spec.layers, {}))
+    graphs = {layer.where: layer_graph(layer) for layer in iter_layers(spec) if layer.has_graph}
+    return NetworkGraph.from_spec(spec, graphs)

@@ -4,19 +4,23 @@ Conventions
 -----------
 * The connectivity is a :class:`expandergraph.BipartiteGraph` from ``in``
   inputs (features or channels) to ``out`` outputs, stored as the ELL block
-  index table ``index`` ``(out_blocks, D/block)`` of :mod:`compiler.ell`, a
+  index table ``index`` ``(out_blocks, D/block)`` of :mod:`compiler.layout`, a
   *persistent* buffer (it is in ``state_dict``).  The transposed tables
   ``t_index``/``t_slot`` (for the triton backend) and the gather plan
-  ``plan_*`` (:func:`compiler.functional.gather_plan`) are non-persistent
-  buffers rebuilt from ``index``.
+  ``plan_*`` (:func:`compiler.backends.gather.gather_plan`) are non-persistent
+  buffers rebuilt from ``index``; :attr:`XLayer.table_check` remembers that
+  the kernels verified them.
 * ``degree`` ``D`` counts input *nodes* per output node (so ``D / block``
   blocks); ``density = D / in``.  Given no graph, the layer builds the paper's
-  random graph: ``random_bipartite(in/block, out/block, D/block, seed)``, lifted
-  with ``block_expander`` when ``block > 1``.  ``density`` gives
-  ``D = round(density * in)``.
+  random graph with :func:`expandergraph.construct.layer_graph`
+  (``"random-bipartite"`` on ``in/block -> out/block`` blocks, lifted with
+  ``block_expander`` when ``block > 1``): the graph a spec layer with the same
+  widths, degree, block and seed gets.  ``density`` gives ``D =
+  floor(density * in)`` by :func:`expandergraph.degree.degree_for`.
 * Weights exist only on edges: ``weight`` is ``(out_blocks, D/block, block,
   block[, kh, kw])``.  Only the ``masked`` backend holds a dense ``(out, in[,
-  kh, kw])`` parameter (times a fixed mask); :meth:`to_backend` converts between
+  kh, kw])`` parameter (times a fixed mask, the math of
+  :mod:`compiler.backends.masked`); :meth:`XLayer.to_backend` converts between
   the two without changing the function.
 * Initialisation is Kaiming-uniform with the *true* fan-in ``D * kh * kw``
   (bound ``1/sqrt(fan_in)`` for weight and bias, as ``nn.Linear`` does with the
@@ -33,64 +37,56 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 
 from expandergraph import BipartiteGraph
+from expandergraph import degree as degree_rule
+from expandergraph.construct import layer_graph
 
 from . import functional as XF
-from .ell import ell_from_graph, transpose_ell
+from .backends import masked
+from .backends.gather import GatherPlan, gather_plan
+from .kernels.launch import TableCheck
+from .layout import (
+    as_pair,
+    block_mask,
+    conv_output_size,
+    dense_weight,
+    ell_from_graph,
+    graph_from_index,
+    is_int,
+    packed_weight,
+    transposed_tables,
+)
 
-__all__ = ["XLinear", "XConv2d", "graph_from_index", "STATE_FORMAT"]
+__all__ = ["XLayer", "XLinear", "XConv2d", "graph_from_index", "STATE_FORMAT", "DEFAULT_GRAPH"]
 
 #: ``format`` tag of a layer's extra state.
 STATE_FORMAT = "xnets.xlayer/1"
 
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+#: The construction a layer given only a degree or a density builds.
+DEFAULT_GRAPH = "random-bipartite"
 
 
 def _positive(v, name: str, who: str) -> int:
-    if not _is_int(v) or v < 1:
+    if not is_int(v) or v < 1:
         raise ValueError(f"{who}: {name}={v!r} must be a positive integer")
     return int(v)
 
 
-def graph_from_index(
-    index: torch.Tensor | np.ndarray, in_features: int, block: int, name: str = ""
-) -> BipartiteGraph:
-    """The node-level :class:`BipartiteGraph` of an ELL block-index table.
+class XLayer(nn.Module):
+    """The base of :class:`XLinear` and :class:`XConv2d`: graph, tables, weight, backend.
 
-    Output node ``ob*block + i`` reads input nodes ``index[ob, k]*block + j``
-    for every slot ``k`` and ``j < block``.  The result's fingerprint equals the
-    fingerprint of the graph the table was built from.
-
-    Reference: the ELL layout of :mod:`compiler.ell`.
+    Not built directly.  Every expander layer is an instance (``isinstance(m,
+    XLayer)`` finds them in a model); it has ``in_width``, ``out_width``,
+    ``block``, ``kernel``, ``index`` and the properties below.
 
     Examples
     --------
-    >>> g = graph_from_index(np.array([[1], [0]]), 4, 2)
-    >>> g.ell().tolist()
-    [[2, 3], [2, 3], [0, 1], [0, 1]]
+    >>> isinstance(XLinear(8, 4, degree=2), XLayer)
+    True
     """
-    idx = np.asarray(index.detach().cpu() if isinstance(index, torch.Tensor) else index)
-    if idx.ndim != 2 or idx.dtype.kind not in "iu":
-        raise ValueError(f"index: must be a 2-d integer table, got shape {idx.shape}")
-    if in_features % block:
-        raise ValueError(f"in_features: {in_features} is not a multiple of block {block}")
-    ib = in_features // block
-    if idx.size and (idx.min() < 0 or idx.max() >= ib):
-        raise ValueError(f"index: entries must lie in 0..{ib - 1} (input blocks)")
-    ob, d = idx.shape
-    rows = (idx.astype(np.int64)[:, :, None] * block + np.arange(block)).reshape(ob, d * block)
-    node = np.repeat(rows, block, axis=0)
-    return BipartiteGraph.from_ell(in_features, node, block, name)
-
-
-class _XLayer(nn.Module):
-    """Shared state and machinery of :class:`XLinear` and :class:`XConv2d`."""
 
     _kind = "layer"
 
@@ -112,11 +108,11 @@ class _XLayer(nn.Module):
         inp = _positive(inp, "in", who)
         out = _positive(out, "out", who)
         block = _positive(block, "block", who)
-        if not _is_int(seed) or seed < 0:
+        if not is_int(seed) or seed < 0:
             raise ValueError(f"{who}: seed={seed!r} must be a non-negative integer")
         if not isinstance(bias, bool):
             raise ValueError(f"{who}: bias={bias!r} must be True or False")
-        _check_backend(backend, who)
+        XF.check_backend(backend, who)
         graph = _resolve_graph(inp, out, graph, degree, density, block, int(seed), who)
         try:
             index = ell_from_graph(graph)
@@ -128,6 +124,7 @@ class _XLayer(nn.Module):
         self._graph = graph
         self._fingerprint = graph.fingerprint
         self.register_buffer("index", torch.from_numpy(index.copy()))
+        self.table_check = TableCheck()
         self._set_transposed()
         ob, db, b = index.shape[0], index.shape[1], graph.block
         self.weight = nn.Parameter(torch.empty((ob, db, b, b) + kernel))
@@ -142,22 +139,19 @@ class _XLayer(nn.Module):
     def _set_transposed(self) -> None:
         """(Re)build the tables derived from ``index``: transposed ELL and gather plan."""
         in_blocks = self.in_width // self.block
-        ti, ts, _ = transpose_ell(self.index.cpu().numpy(), in_blocks)
-        dev = self.index.device
-        self.register_buffer("t_index", torch.from_numpy(ti).to(dev), persistent=False)
-        self.register_buffer("t_slot", torch.from_numpy(ts).to(dev), persistent=False)
-        plan = XF.gather_plan(self.index, in_blocks)
+        ti, ts = transposed_tables(self.index, in_blocks)
+        self.register_buffer("t_index", ti, persistent=False)
+        self.register_buffer("t_slot", ts, persistent=False)
+        plan = gather_plan(self.index, in_blocks)
         self.register_buffer("plan_slots", plan.slots, persistent=False)
         self.register_buffer("plan_owners", plan.owners, persistent=False)
         self.register_buffer("plan_inverse", plan.inverse, persistent=False)
         self._plan_groups = plan.groups
 
     @property
-    def plan(self) -> XF.GatherPlan:
-        """The gather backend's :class:`~compiler.functional.GatherPlan` (built once)."""
-        return XF.GatherPlan(
-            self.plan_slots, self.plan_owners, self.plan_inverse, self._plan_groups
-        )
+    def plan(self) -> GatherPlan:
+        """The gather backend's :class:`~compiler.backends.gather.GatherPlan` (built once)."""
+        return GatherPlan(self.plan_slots, self.plan_owners, self.plan_inverse, self._plan_groups)
 
     # -- properties ----------------------------------------------------------
     @property
@@ -182,6 +176,7 @@ class _XLayer(nn.Module):
 
     @property
     def kernel_area(self) -> int:
+        """Taps of the kernel (``kh * kw``; 1 for a linear layer)."""
         return math.prod(self.kernel)
 
     @property
@@ -208,7 +203,7 @@ class _XLayer(nn.Module):
         torch.Size([4, 2, 1, 1])
         """
         if self.backend == "masked":
-            return XF.packed_weight(self.weight, self.index, self.block)
+            return packed_weight(self.weight, self.index, self.block)
         return self.weight
 
     def dense_weight(self) -> torch.Tensor:
@@ -220,12 +215,8 @@ class _XLayer(nn.Module):
         8
         """
         if self.backend == "masked":
-            return self.weight * self._mask_full()
-        return XF.dense_weight(self.weight, self.index, self.in_width)
-
-    def _mask_full(self) -> torch.Tensor:
-        m = self.mask
-        return m.reshape(m.shape + (1,) * len(self.kernel)).to(self.weight.dtype)
+            return self._masked_weight()
+        return dense_weight(self.weight, self.index, self.in_width)
 
     # -- initialisation and backends ------------------------------------------
     def reset_parameters(self) -> None:
@@ -251,13 +242,13 @@ class _XLayer(nn.Module):
                 device=self.weight.device,
             ).uniform_(-bound, bound)
             if self.backend == "masked":
-                self.weight.copy_(XF.dense_weight(packed, self.index, self.in_width))
+                self.weight.copy_(dense_weight(packed, self.index, self.in_width))
             else:
                 self.weight.copy_(packed)
             if self.bias is not None:
                 self.bias.uniform_(-bound, bound)
 
-    def to_backend(self, backend: str) -> _XLayer:
+    def to_backend(self, backend: str) -> XLayer:
         """Switch backend in place without changing the function; returns ``self``.
 
         ``masked`` gets a dense parameter (built from the packed one) and a mask
@@ -276,7 +267,7 @@ class _XLayer(nn.Module):
         >>> torch.allclose(layer.to_backend("masked")(x), y, atol=1e-6)
         True
         """
-        backend = _check_backend(backend, type(self).__name__)
+        backend = XF.check_backend(backend, type(self).__name__)
         if backend == "auto":
             backend = self.auto_backend()
         old = self.backend
@@ -285,11 +276,11 @@ class _XLayer(nn.Module):
         w = self.weight
         with torch.no_grad():
             if backend == "masked":
-                mask = XF.block_mask(self.index, self.in_width, self.block)
+                mask = block_mask(self.index, self.in_width, self.block)
                 self.register_buffer("mask", mask, persistent=False)
-                new = XF.dense_weight(w.detach(), self.index, self.in_width)
+                new = dense_weight(w.detach(), self.index, self.in_width)
             elif old == "masked":
-                new = XF.packed_weight(w.detach(), self.index, self.block)
+                new = packed_weight(w.detach(), self.index, self.block)
                 del self.mask
             else:
                 new = None
@@ -312,7 +303,8 @@ class _XLayer(nn.Module):
 
     # -- forward helpers -------------------------------------------------------
     def _masked_weight(self) -> torch.Tensor:
-        return self.weight * self._mask_full()
+        m = self.mask
+        return self.weight * m.reshape(m.shape + (1,) * len(self.kernel)).to(self.weight.dtype)
 
     # -- state ----------------------------------------------------------------------
     def get_extra_state(self) -> dict:
@@ -342,9 +334,8 @@ class _XLayer(nn.Module):
         Compares the incoming ``index`` (through the fingerprint of the graph it
         encodes) and the incoming extra-state fingerprint with this layer's.
         Nothing is modified.  ``name`` labels the layer in the message (default:
-        the key prefix).  ``load_state_dict`` calls it before loading.
-
-        Reference: DESIGN.md (the fingerprint travels with the model).
+        the key prefix).  ``load_state_dict`` calls it before loading, so the
+        fingerprint travels with the model.
 
         Examples
         --------
@@ -395,39 +386,22 @@ class _XLayer(nn.Module):
             idx = idx.to(w.device)
             n_k = len(self.kernel)
             if self.backend == "masked" and w.dim() == 4 + n_k:  # packed -> dense
-                state_dict[key] = XF.dense_weight(w, idx, self.in_width)
+                state_dict[key] = dense_weight(w, idx, self.in_width)
             elif self.backend != "masked" and w.dim() == 2 + n_k:  # dense -> packed
-                state_dict[key] = XF.packed_weight(w, idx, self.block)
+                state_dict[key] = packed_weight(w, idx, self.block)
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
         # the incoming table may list the same graph in another slot order
         self._set_transposed()
         if self.backend == "masked":
-            self.mask = XF.block_mask(self.index, self.in_width, self.block)
+            self.mask = block_mask(self.index, self.in_width, self.block)
 
     def _common_repr(self) -> str:
         return (
             f"degree={self.degree}, block={self.block}, density={self.density:.4g}, "
             f"backend={self.backend}, bias={self.bias is not None}"
         )
-
-
-def _check_backend(backend, who: str) -> str:
-    """``backend`` if it is a backend name or ``"auto"`` (resolved by the layer)."""
-    if backend == "auto":
-        return backend
-    if backend not in XF.BACKENDS:
-        raise ValueError(
-            f"{who}: backend={backend!r} must be one of {', '.join(XF.BACKENDS + ('auto',))}"
-        )
-    return backend
-
-
-def _degree_rule(inp: int, **kw) -> int:
-    from expandergraph.degree import degree_for
-
-    return degree_for(inp, **kw)
 
 
 def _resolve_graph(inp, out, graph, degree, density, block, seed, who) -> BipartiteGraph:
@@ -439,7 +413,7 @@ def _resolve_graph(inp, out, graph, degree, density, block, seed, who) -> Bipart
             if (degree is not None and degree != d) or (
                 density is not None
                 and d is not None
-                and _degree_rule(inp, density=density, where=who) != d
+                and degree_rule.degree_for(inp, density=density, where=who) != d
             ):
                 raise ValueError(
                     f"{who}: degree/density contradict the given graph (in-degree {d})"
@@ -460,35 +434,26 @@ def _resolve_graph(inp, out, graph, degree, density, block, seed, who) -> Bipart
     if degree is not None:
         d = _positive(degree, "degree", who)
     else:
-        from expandergraph.degree import degree_for
-
         if isinstance(density, bool) or not isinstance(density, (int, float)):
             raise ValueError(f"{who}: density={density!r} must be a number in (0, 1]")
         if not 0 < density <= 1:
             raise ValueError(f"{who}: density={density!r} must be in (0, 1]")
-        d = degree_for(inp, density=density, where=who)  # the spec's rule: floor
+        d = degree_rule.degree_for(inp, density=density, where=who)  # the spec's rule: floor
     if d > inp:
         raise ValueError(f"{who}: degree={d} exceeds the input width {inp}")
     if d % block:
         raise ValueError(f"{who}: degree={d} (in nodes) must be a multiple of block={block}")
-    from expandergraph.generators.random import random_bipartite
-
-    g = random_bipartite(inp // block, out // block, d // block, seed)
-    if block > 1:
-        from expandergraph.generators.derived import block_expander
-
-        g = block_expander(g, block)
-    return g
+    return layer_graph(DEFAULT_GRAPH, inp, out, d, seed=seed, block=block, where=who)
 
 
-class XLinear(_XLayer):
+class XLinear(XLayer):
     """Expander linear layer: output ``v`` reads only its ``D`` graph neighbours.
 
     ``y = x W^T + b`` with ``W[v, u] = 0`` unless ``u -> v`` is an edge of the
     layer's :class:`expandergraph.BipartiteGraph` (see the module docstring for
     storage, initialisation and state conventions).  Give a ``graph`` (``in ->
     out``), or one of ``degree`` (inputs per output, in nodes) and ``density``
-    (``D = round(density * in)``) to build the paper's random graph from ``seed``.
+    (``D = floor(density * in)``) to build the paper's random graph from ``seed``.
 
     Reference: Prabhu, Varma and Namboodiri, ECCV 2018, §3.2 (X-Linear).
 
@@ -542,7 +507,7 @@ class XLinear(_XLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         XF.check_width(x, self.in_width, "XLinear")
         if self.backend == "masked":
-            return nn.functional.linear(x, self._masked_weight(), self.bias)
+            return masked.linear(x, self._masked_weight(), self.bias)
         return XF.xlinear(
             x,
             self.weight,
@@ -554,13 +519,14 @@ class XLinear(_XLayer):
             t_slot=self.t_slot,
             plan=self.plan,
             in_width=self.in_width,
+            table_check=self.table_check,
         )
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_width}, out_features={self.out_width}, " + self._common_repr()
 
 
-class XConv2d(_XLayer):
+class XConv2d(XLayer):
     """Expander 2-d convolution: output channel ``v`` convolves only its ``D`` neighbours.
 
     Equal to ``nn.Conv2d(in_channels, out_channels, kernel_size, stride,
@@ -602,20 +568,12 @@ class XConv2d(_XLayer):
     ) -> None:
         super().__init__()
         try:
-            k = XF._pair(kernel_size, "kernel_size")
-            self.stride = XF._pair(stride, "stride")
-            self.padding = XF._pair(padding, "padding")
-            self.dilation = XF._pair(dilation, "dilation")
+            k = as_pair(kernel_size, "kernel_size", 1)
+            self.stride = as_pair(stride, "stride", 1)
+            self.padding = as_pair(padding, "padding", 0)
+            self.dilation = as_pair(dilation, "dilation", 1)
         except ValueError as exc:
             raise ValueError(f"XConv2d: {exc}") from None
-        for name, v, lo in (
-            ("kernel_size", k, 1),
-            ("stride", self.stride, 1),
-            ("padding", self.padding, 0),
-            ("dilation", self.dilation, 1),
-        ):
-            if min(v) < lo:
-                raise ValueError(f"XConv2d: {name}={v} must be >= {lo}")
         self._build(
             in_channels,
             out_channels,
@@ -643,16 +601,19 @@ class XConv2d(_XLayer):
         return self.kernel
 
     def output_hw(self, h: int, w: int) -> tuple[int, int]:
-        """Spatial output size for an ``h x w`` input (the ``nn.Conv2d`` formula)."""
-        return tuple(
-            (n + 2 * p - d * (k - 1) - 1) // s + 1
-            for n, k, s, p, d in zip((h, w), self.kernel, self.stride, self.padding, self.dilation)
-        )
+        """Spatial output size for an ``h x w`` input (:func:`compiler.layout.conv_output_size`).
+
+        Examples
+        --------
+        >>> XConv2d(4, 4, 3, stride=2, padding=1, degree=2).output_hw(9, 11)
+        (5, 6)
+        """
+        return conv_output_size((h, w), self.kernel, self.stride, self.padding, self.dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         XF.check_width(x, self.in_width, "XConv2d", "conv2d")
         if self.backend == "masked":
-            return nn.functional.conv2d(
+            return masked.conv2d(
                 x, self._masked_weight(), self.bias, self.stride, self.padding, self.dilation
             )
         return XF.xconv2d(
@@ -669,6 +630,7 @@ class XConv2d(_XLayer):
             t_slot=self.t_slot,
             plan=self.plan,
             in_width=self.in_width,
+            table_check=self.table_check,
         )
 
     def extra_repr(self) -> str:

@@ -34,7 +34,7 @@ from torch import nn
 
 from expandergraph import BipartiteGraph, Certificate, LayeredGraph
 
-from .modules import _XLayer, graph_from_index
+from .modules import XLayer, graph_from_index
 
 __all__ = [
     "XNet",
@@ -197,7 +197,7 @@ class XNet(nn.Module):
         """True when every certificate passed (an override does not make it pass)."""
         return all(c.passed for c in self.certificates.values())
 
-    def expander_layers(self) -> list[tuple[str, _XLayer]]:
+    def expander_layers(self) -> list[tuple[str, XLayer]]:
         """``(name, module)`` of the graph-bearing layers, nested ones included, in order.
 
         Names are spec locations (``layers[3]``, ``layers[3].body[1]``); the
@@ -206,7 +206,7 @@ class XNet(nn.Module):
         return [
             (spec_name(p, self.names), m)
             for p, m in self.layers.named_modules(prefix="layers")
-            if isinstance(m, _XLayer)
+            if isinstance(m, XLayer)
         ]
 
     # -- state ------------------------------------------------------------------
@@ -233,7 +233,7 @@ class XNet(nn.Module):
     ):
         # Check every expander layer before any tensor anywhere is overwritten.
         for path, m in self.named_modules():
-            if isinstance(m, _XLayer):
+            if isinstance(m, XLayer):
                 m.check_state(state_dict, f"{prefix}{path}.", name=spec_name(path, self.names))
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
@@ -247,7 +247,7 @@ class XNet(nn.Module):
         return f"input={shape}, {verdict}"
 
 
-def expander_layers(model: nn.Module) -> list[tuple[str, _XLayer]]:
+def expander_layers(model: nn.Module) -> list[tuple[str, XLayer]]:
     """``(name, layer)`` for every :class:`XLinear`/:class:`XConv2d` in ``model``, in order.
 
     Names are the spec names (``"layers[3]"``) for an :class:`XNet`, otherwise
@@ -261,7 +261,7 @@ def expander_layers(model: nn.Module) -> list[tuple[str, _XLayer]]:
     """
     if isinstance(model, XNet):
         return model.expander_layers()
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, _XLayer)]
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, XLayer)]
 
 
 def extract_graphs(model: nn.Module) -> list[tuple[str, BipartiteGraph]]:

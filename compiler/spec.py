@@ -43,7 +43,7 @@ shuffle, residual, concat: as in the graph spec
 
 Geometry: ``kernel_size`` (default 1 for ``conv``), ``stride`` (1), ``padding`` (0;
 ``"valid"`` = 0; ``"same"`` needs stride 1), ``dilation`` (1); each an int or an
-``[h, w]`` pair.  The output size per spatial axis is :func:`conv_out_size`,
+``[h, w]`` pair.  The output size per spatial axis is :func:`compiler.layout.conv_output_size`,
 ``floor((H + 2 p - d (k - 1) - 1) / s) + 1`` (PyTorch's ``Conv2d``).  Pools:
 ``max``/``avg`` use window ``size`` (default 2), ``stride`` (default ``size``)
 and ``padding`` (0, at most half the window); ``adaptive_avg`` outputs
@@ -85,33 +85,24 @@ from expandergraph.spec import (
 from expandergraph.spec import load_spec as _load_graph_spec
 from expandergraph.specfile import SPEC_SUFFIXES
 
+from .functional import BACKENDS
+from .layout import conv_output_size
+
 __all__ = [
     "NETWORK",
     "ACTIVATIONS",
     "POOLS",
-    "BACKENDS",
+    "BACKENDS",  # compiler.functional.BACKENDS, the one list of backend names
     "DEFAULT_BACKEND",
     "load_spec",
     "load_layered",
     "layer_backend",
-    "conv_out_size",
 ]
 
 ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "identity")
 POOLS = ("max", "avg", "adaptive_avg")
-#: every backend name a spec, a module or the CLI accepts (``auto`` picks per layer)
-BACKENDS = ("auto", "masked", "gather", "triton")
 DEFAULT_BACKEND = "gather"
 _CONV_KEYS = ("kernel_size", "stride", "padding", "dilation")
-
-
-def conv_out_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1):
-    """Output length of a conv or pool along one axis (PyTorch's ``Conv2d`` formula).
-
-    >>> conv_out_size(28, 3, 2, 1)
-    14
-    """
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def _bias_backend(raw: dict, where: str) -> dict:
@@ -137,7 +128,7 @@ def _geometry(raw: dict, where: str, kind: str, shape: tuple) -> tuple[dict, tup
         out_hw = (h, w)
     else:
         p = as_pair(0 if padding == "valid" else padding, f"{where}.padding", 0)
-        out_hw = tuple(conv_out_size(n, *a) for n, a in zip((h, w), zip(k, s, p, dil)))
+        out_hw = conv_output_size((h, w), k, s, p, dil)
     if min(out_hw) < 1:
         raise ValueError(
             f"{where}: output spatial size {out_hw[0]}x{out_hw[1]} is empty "
@@ -188,7 +179,7 @@ def _pool(raw: dict, where: str, shape: tuple, out: int | None):
     pad = as_pair(raw.get("padding", 0), f"{where}.padding", 0)
     if any(2 * p > k for p, k in zip(pad, size)):
         raise ValueError(f"{where}.padding: must be at most half the pool size {size}")
-    out_hw = tuple(conv_out_size(n, k, s, p) for n, k, s, p in zip((h, w), size, stride, pad))
+    out_hw = conv_output_size((h, w), size, stride, pad)
     if min(out_hw) < 1:
         raise ValueError(f"{where}: output spatial size {out_hw[0]}x{out_hw[1]} is empty")
     opts = {
@@ -227,15 +218,17 @@ NETWORK = Vocabulary(
 KINDS = tuple(NETWORK.kinds)
 
 
-def load_spec(source: str | Path | dict | Spec) -> Spec:
+def load_spec(source: str | Path | dict | Spec, input_shape=None) -> Spec:
     """Read and validate a network spec (the format above); a :class:`Spec` passes through.
 
-    Errors are one-line ``ValueError`` starting with the location, as in
-    :func:`expandergraph.spec.load_spec`.
+    ``input_shape`` (an int or ``[C, H, W]``) replaces the spec's ``input``, every
+    shape re-resolved (e.g. another image size).  Errors are one-line ``ValueError``
+    starting with the location, as in :func:`expandergraph.spec.load_spec`.
     """
-    if isinstance(source, Spec):
-        return source
-    return _load_graph_spec(source, NETWORK)
+    spec = source if isinstance(source, Spec) else _load_graph_spec(source, NETWORK)
+    if input_shape is not None:
+        spec = spec.with_input(input_shape, NETWORK)
+    return spec
 
 
 def load_layered(source: str | Path | dict | Spec) -> LayeredGraph:

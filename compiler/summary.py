@@ -1,14 +1,23 @@
 """``summarize``: a compiled model's per-layer table (shapes, degrees, FLOPs, certificates).
 
-The library side of ``xnet compile --summary|--json``; the CLI and the main job import it.
+The library side of ``xnet compile --summary|--json``: :func:`summarize` builds the record,
+:func:`print_summary` writes it as a table; :func:`fmt_shape` and :func:`ratio` are the
+formatters the command line shares with it.  The CLI and the main job import it.
 """
 
 from __future__ import annotations
 
-__all__ = ["summarize", "print_summary"]
+__all__ = ["summarize", "print_summary", "fmt_shape", "ratio"]
 
 
-def _fmt_shape(shape) -> str:
+def fmt_shape(shape) -> str:
+    """A shape as ``CxHxW`` (or ``F``).
+
+    Examples
+    --------
+    >>> fmt_shape([3, 32, 32]), fmt_shape([10])
+    ('3x32x32', '10')
+    """
     return "x".join(str(v) for v in shape)
 
 
@@ -39,7 +48,7 @@ def summarize(model) -> dict:
     (32, 64)
     """
     from .counting import count
-    from .modules import _XLayer
+    from .modules import XConv2d, XLinear
     from .network import extract_graph
 
     total = count(model)
@@ -72,7 +81,7 @@ def summarize(model) -> dict:
             "fingerprint": None,
             "certificate": None,
         }
-        if isinstance(m, _XLayer):
+        if isinstance(m, (XLinear, XConv2d)):
             row.update(degree=m.degree, block=m.block, density=m.density, backend=m.backend)
             row["fingerprint"] = m.fingerprint
             cert = model.certificates.get(name)
@@ -112,20 +121,43 @@ def summarize(model) -> dict:
     }
 
 
-def _ratio(a: int, b: int) -> str:
+def ratio(a: int, b: int) -> str:
+    """``a`` as a percentage of ``b`` (two decimals), ``-`` when ``b`` is 0.
+
+    Examples
+    --------
+    >>> ratio(1, 8), ratio(1, 0)
+    ('12.50%', '-')
+    """
     return f"{100.0 * a / b:.2f}%" if b else "-"
 
 
-def _print_summary(s: dict, out) -> None:
+def print_summary(s: dict, out) -> None:
+    """Write a :func:`summarize` record to the text stream ``out``: one row a layer, then totals.
+
+    Columns: index, kind, shapes, degree, block, density, parameters, FLOPs and
+    the layer certificate's verdict; then totals against the dense equivalent,
+    the network certificate and any override.
+
+    Examples
+    --------
+    >>> import io
+    >>> from compiler import compile
+    >>> spec = {"input": 8, "layers": [{"out": 8, "degree": 4}]}
+    >>> buf = io.StringIO()
+    >>> print_summary(summarize(compile(spec, allow_uncertified=True)), buf)
+    >>> buf.getvalue().splitlines()[0]
+    'spec: input 8'
+    """
     title = s["name"] or "spec"
-    out.write(f"{title}: input {_fmt_shape(s['input'])}\n")
+    out.write(f"{title}: input {fmt_shape(s['input'])}\n")
     head = (
         f"{'#':>3}  {'kind':<10} {'shape in -> out':<26} {'degree':>6} {'block':>5} "
         f"{'density':>8} {'params':>12} {'FLOPs':>14}  certificate"
     )
     out.write(head + "\n")
     for r in s["layers"]:
-        shapes = f"{_fmt_shape(r['in_shape'] or ())} -> {_fmt_shape(r['out_shape'] or ())}"
+        shapes = f"{fmt_shape(r['in_shape'] or ())} -> {fmt_shape(r['out_shape'] or ())}"
         deg = "" if r["degree"] is None else str(r["degree"])
         blk = "" if r["block"] is None else str(r["block"])
         dens = "" if r["density"] is None else f"{r['density']:.4g}"
@@ -145,8 +177,8 @@ def _print_summary(s: dict, out) -> None:
     t = s["totals"]
     out.write(
         f"total: params {t['params']:,} (dense {t['dense_params']:,}, "
-        f"{_ratio(t['params'], t['dense_params'])}); FLOPs {t['flops']:,} "
-        f"(dense {t['dense_flops']:,}, {_ratio(t['flops'], t['dense_flops'])})\n"
+        f"{ratio(t['params'], t['dense_params'])}); FLOPs {t['flops']:,} "
+        f"(dense {t['dense_flops']:,}, {ratio(t['flops'], t['dense_flops'])})\n"
     )
     net = s["certificates"]["network"]
     if net is None:
@@ -157,6 +189,3 @@ def _print_summary(s: dict, out) -> None:
         out.write(f"network certificate: {verdict}" + (f" ({values})" if values else "") + "\n")
     if s["override"]:
         out.write(f"override: {s['override']}\n")
-
-
-print_summary = _print_summary

@@ -28,9 +28,10 @@ required check of that time passed", which did not imply expansion).
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from .report import jsonable
 
 __all__ = ["Check", "Certificate", "STATUSES", "SEMANTICS", "EXIT_CODES", "decide"]
 
@@ -67,26 +68,6 @@ def decide(lower: float, upper: float, threshold: float, relation: str = "<=") -
             return "passed"
         return "failed" if upper <= threshold else "undecided"
     raise ValueError(f"relation: must be '<=' or '>', got {relation!r}")
-
-
-def _clean(x: Any) -> Any:
-    """JSON-safe copy: numpy scalars to Python, non-finite floats to strings."""
-    try:
-        import numpy as np
-
-        if isinstance(x, np.generic):
-            x = x.item()
-        elif isinstance(x, np.ndarray):
-            x = x.tolist()
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(x, float) and not math.isfinite(x):
-        return "inf" if x > 0 else ("-inf" if x < 0 else "nan")
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
 
 
 @dataclass
@@ -131,7 +112,7 @@ class Check:
             raise ValueError(f"status: unknown check status {self.status!r}")
 
     def to_dict(self) -> dict:
-        return _clean(asdict(self))
+        return jsonable(asdict(self))
 
 
 @dataclass
@@ -225,9 +206,9 @@ class Certificate:
             "passed": self.passed,
             "override": self.override,
             "required": list(self.required),
-            "params": _clean(self.params),
+            "params": jsonable(self.params),
             "claims": list(self.claims),
-            "summary": _clean(self.summary),
+            "summary": jsonable(self.summary),
             "checks": {k: c.to_dict() for k, c in self.checks.items()},
             "parts": [p.to_dict() for p in self.parts],
         }

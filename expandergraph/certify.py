@@ -72,12 +72,12 @@ from .certificate import SEMANTICS, Certificate, Check, decide
 from .distance import diameter
 from .expansion import ExpansionResult, edge_expansion, vertex_expansion
 from .graph import BipartiteGraph, Graph
+from .matvec import adjacency_csr
 from .spectrum import (
     SpectralResult,
-    _adjacency,
-    _structure,
     adjacency_spectrum,
     bipartite_singular_values,
+    graph_structure,
     ramanujan_bound,
 )
 
@@ -272,7 +272,7 @@ def _certify_graph(
         connected, bipartite = sp.connected, sp.bipartite
     else:
         _step(progress, "connectivity")
-        connected, colour = _structure(_adjacency(g))
+        connected, colour = graph_structure(adjacency_csr(g))
         bipartite = colour is not None if connected else g.is_bipartite()
     s["bipartite"], s["connected"] = bool(bipartite), bool(connected)
     if "degrees" in wanted:
@@ -442,7 +442,7 @@ def _sides(g, deg, sp) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """``(source degrees, target degrees, volume)`` for the Tanner claim."""
     deg = deg.astype(np.float64)
     if sp.connected and sp.bipartite:
-        _, colour = _structure(_adjacency(g))
+        _, colour = graph_structure(adjacency_csr(g))
         if colour is not None:
             a, b = deg[colour > 0], deg[colour < 0]
             vol = float(a.sum())
@@ -643,7 +643,7 @@ def _certify_layer(
         sigma_2=None,
     )
     g = b.to_graph()
-    connected, _ = _structure(_adjacency(g))
+    connected, _ = graph_structure(adjacency_csr(g))
     s["connected"] = bool(connected)
     delta = params["delta"]
     if "degrees" in wanted:

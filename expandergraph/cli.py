@@ -1,8 +1,11 @@
 """Command line: ``expandergraph build|certify|mixing|paths``.
 
-Every failure the user can cause (bad file, bad construction, bad parameter)
-ends with a one-line ``expandergraph: error: ...`` on stderr and exit status 2,
-never a traceback.
+``certify`` takes a graph (edge-list file or construction string), a chain (a
+layer-graph spec, a layered ``.npz``) or a network (a network file, a spec with
+``residual``/``concat`` layers; reported as ``xnet certify`` does).  ``mixing``
+and ``paths`` are those of :mod:`expandergraph.cli_layered`.  Every failure the
+user can cause (bad file, bad construction, bad parameter) ends with a one-line
+``expandergraph: error: ...`` on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,13 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from .report import (  # noqa: F401 - re-exported for callers of the old names
-    Progress,
-    check_verdict,
-    claim_lines,
-    format_certificate,
-    verdict_line,
-)
+from . import cli_layered
+from .report import Progress, first_line, format_certificate, jsonable
 
 __all__ = ["main"]
 
@@ -66,9 +64,15 @@ def _cmd_build(args) -> int:
 
 def _cmd_certify(args) -> int:
     if args.source.lower().endswith(_LAYERED_SUFFIXES):
-        from .cli_layered import certify_layered_source
+        from .network.report import read_network_source
 
-        return certify_layered_source(args.source, args.json, sys.stdout, claim_params(args))
+        params = claim_params(args)
+        net = read_network_source(args.source)
+        if net is not None:
+            return cli_layered.certify_network_source(
+                net, args.source, args.json, sys.stdout, params
+            )
+        return cli_layered.certify_layered_source(args.source, args.json, sys.stdout, params)
     from .certificate import EXIT_CODES
     from .certify import certify
 
@@ -101,19 +105,20 @@ def _cmd_certify(args) -> int:
         out["claims"] = cert.claims
         out["semantics"] = cert.semantics
         out["checks"] = {k: c.to_dict() for k, c in cert.checks.items()}
-        print(json.dumps(_jsonable(out)))
+        print(json.dumps(jsonable(out)))
     else:
         print(format_certificate(cert))
     return EXIT_CODES[cert.status]
 
 
-def _jsonable(x):
-    from .certificate import _clean
-
-    return _clean(x)
-
-
 def build_parser() -> argparse.ArgumentParser:
+    """The ``expandergraph`` argument parser; each subcommand sets ``func(args) -> int``.
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["certify", "g.yaml", "--json"]).json
+    True
+    """
     p = argparse.ArgumentParser(
         prog="expandergraph",
         description="Build expander graphs and certify them (spectrum, expansion, diameter, "
@@ -141,22 +146,28 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--strict",
         action="store_true",
-        help="kept for compatibility: the exit status always tells the verdict "
+        help="no effect: the exit status always tells the verdict "
         "(0 passed, 1 failed, 3 incomplete, 4 undecided)",
     )
     add_claim_options(c)
     c.set_defaults(func=_cmd_certify)
 
-    try:
-        from . import cli_layered
-    except ImportError:  # pragma: no cover - during development only
-        cli_layered = None
-    if cli_layered is not None:
-        cli_layered.add_commands(sub)
+    cli_layered.add_commands(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``expandergraph`` with ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    0 passed (or done), 1 failed, 2 bad input (one line on stderr), 3 incomplete,
+    4 undecided; an unexpected error is one line and status 1 (the traceback
+    with ``--debug``).
+
+    Examples
+    --------
+    >>> main(["certify", "no-such-file.txt"])
+    2
+    """
     parser = build_parser()
     parser.add_argument(
         "--debug", action="store_true", help="show the traceback of an unexpected error"
@@ -167,8 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, KeyError) as exc:
         if args.debug:
             raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"expandergraph: error: {msg}", file=sys.stderr)
+        print(f"expandergraph: error: {first_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         print("expandergraph: interrupted", file=sys.stderr)
@@ -176,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected error: one line, the traceback on --debug
         if args.debug:
             raise
-        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        text = first_line(exc, 200) if str(exc).strip() else ""
         print(
             f"expandergraph: internal error: {type(exc).__name__}: {text} "
             "(rerun with --debug for the traceback)",

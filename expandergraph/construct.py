@@ -186,7 +186,9 @@ def layer_graph(
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     except (ImportError, AttributeError) as exc:  # pragma: no cover - a broken install
-        raise ValueError(f"{where}.graph: construction {graph!r} is not available ({exc})") from None
+        raise ValueError(
+            f"{where}.graph: construction {graph!r} is not available ({exc})"
+        ) from None
     if not isinstance(g, BipartiteGraph) or (g.left, g.right) != (left, right):
         raise ValueError(f"{where}: construction {text!r} did not give the layer's widths")
     if g.degree != degree:

@@ -22,12 +22,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 __all__ = ["is_int", "as_int", "as_number", "as_pair", "as_choice", "as_option"]
 
 
 def is_int(x) -> bool:
-    """True for a Python ``int`` that is not a ``bool``."""
-    return isinstance(x, int) and not isinstance(x, bool)
+    """True for a Python or numpy integer that is not a ``bool``.
+
+    >>> is_int(3), is_int(np.int64(3)), is_int(True), is_int(3.0)
+    (True, True, False, False)
+    """
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 def as_int(value, where: str, lo: int = 1) -> int:

@@ -140,8 +140,10 @@ def certify_layered(
     >>> certify_layered(LayeredGraph([full, full]), layer_checks=()).status
     'incomplete'
     """
+    from .bounds import tanner_depth
     from .certify import ALPHA_MAX, DELTA, certify
-    from .mixing import layer_spectrum, reachability, tanner_depth
+    from .mixing import reachability
+    from .singular import layer_spectra
 
     if not isinstance(lg, LayeredGraph):
         raise ValueError(f"lg: expected a LayeredGraph, got {type(lg).__name__}")
@@ -154,7 +156,7 @@ def certify_layered(
     per_layer = tuple(LAYER_CHECKS if layer_checks is None else layer_checks)
     alpha_max = ALPHA_MAX if alpha_max is None else alpha_max
     delta = DELTA if delta is None else delta
-    params = _parse_params(kappa, sigma, eps_max)
+    params = claim_params(kappa, sigma, eps_max)
     params.update(alpha_max=float(alpha_max), delta=float(delta))
 
     def step(msg: str) -> None:
@@ -199,10 +201,7 @@ def certify_layered(
             cert.claims.append(f"every layer has alpha <= {alpha_max:g} (worst {worst:.3g})")
     spectra = None
     if {"bound_depth", "path_uniformity", "path_mixing"} & set(wanted):
-        spectra = []
-        for k, layer in enumerate(lg):
-            step(f"singular values of layer {k}")
-            spectra.append(layer_spectrum(layer))
+        spectra = layer_spectra(lg, progress=step)
     tanner = None
     if "bound_depth" in wanted:
         step("Tanner bound on the depth")
@@ -224,7 +223,7 @@ def certify_layered(
         _reach_check(cert, lg, r, params["kappa"], tanner)
     if "path_uniformity" in wanted:
         step("path-uniformity bound")
-        _uniformity_check(cert, lg, spectra, params["sigma"], params["eps_max"])
+        uniformity_check(cert, lg, spectra, params["sigma"], params["eps_max"])
     if "path_mixing" in wanted:
         step(f"exact path counts on {samples} random set pairs")
         _sampled_check(cert, lg, spectra, params["sigma"], samples, seed)
@@ -249,7 +248,13 @@ def layer_certificates_check(cert: Certificate, layers: int) -> float:
     return worst
 
 
-def _parse_params(kappa, sigma, eps_max) -> dict:
+def claim_params(kappa, sigma, eps_max) -> dict:
+    """The layered claims' parameters, validated: ``kappa >= 1``, ``0 < sigma <= 1``,
+    ``0 < eps_max``; a one-line ``ValueError`` naming the parameter otherwise.
+
+    >>> claim_params(2, 0.25, 0.5)["sigma"]
+    0.25
+    """
     for name, value in (("kappa", kappa), ("sigma", sigma), ("eps_max", eps_max)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             raise ValueError(f"{name}: must be a number, got {value!r}")
@@ -312,7 +317,13 @@ def _reach_check(cert, lg, r, kappa, tanner) -> None:
         )
 
 
-def _uniformity_check(cert, lg, spectra, sigma, eps_max) -> None:
+def uniformity_check(cert, lg, spectra, sigma, eps_max) -> None:
+    """Add the ``path_uniformity`` claim of chain ``lg`` to ``cert`` (in place).
+
+    The claim: the proven bound :func:`expandergraph.bounds.uniformity_epsilon` at
+    ``sigma`` is at most ``eps_max``; where no bound applies the claim is dropped from
+    the required checks and says so.  ``spectra`` are the layers' singular values.
+    """
     from .certificate import decide
 
     eps_hi = uniformity_epsilon(lg, sigma, spectra=spectra)

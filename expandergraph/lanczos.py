@@ -1,140 +1,106 @@
-"""Two-pass Lanczos for the extreme eigenpairs of a deflated symmetric operator.
+"""Lanczos for the extreme eigenpairs of a deflated symmetric operator, with error bars.
 
-Internal engine of :mod:`expandergraph.spectrum` (conventions there): the
-threaded CSR product :class:`_MatVec`, the deflating :class:`_Projector` and
-:func:`_lanczos_ends`, which also records, for the Kuczynski-Wozniakowski bound
-(:mod:`expandergraph.kw`), the Ritz values and step count of its first cycle:
-one run from one random start.
+Conventions
+-----------
+* The operator is ``P A P`` with ``A`` symmetric (given by a product ``x -> A x``,
+  e.g. :class:`expandergraph.matvec.MatVec`) and ``P`` the orthogonal projection
+  of a :class:`Projector` onto the complement of a few known vectors.
+* :func:`lanczos_ends` runs the three-term recurrence (memory ``O(n)``, at
+  most ``ncv`` steps per cycle), watches the Ritz estimates ``beta_m |s_m|``
+  and forms the Ritz vectors of both ends (from a stored float32 basis, or by
+  regenerating the Lanczos vectors in a second pass); every reported residual
+  ``||P A y - theta y||`` is computed explicitly in float64.  A cycle that
+  misses ``tol`` restarts from its Ritz vectors.
+* For the Kuczynski-Wozniakowski bound (:mod:`expandergraph.kw`) it records
+  the Ritz values and step count of its first cycle: one run from one random
+  start.  :func:`rounding_floor` and :func:`deflation_defect` are the slack the
+  callers add to that bound.
 
 References
 ----------
-Parlett, *The Symmetric Eigenvalue Problem*, SIAM 1998, ch. 13.
+Parlett, *The Symmetric Eigenvalue Problem*, SIAM 1998, ch. 13 (Lanczos, the
+two-pass variant).
 
 Examples
 --------
 >>> import scipy.sparse as sp
+>>> from expandergraph.matvec import MatVec
 >>> a = sp.csr_matrix(np.diag([3.0, 1.0, 0.5, -2.0]))
->>> e = _lanczos_ends(_MatVec(a), 4, _Projector(4), ncv=10, tol=1e-10, maxiter=40, seed=0)
+>>> e = lanczos_ends(MatVec(a), 4, Projector(4), ncv=10, tol=1e-10, maxiter=40, seed=0)
 >>> round(e.top, 9), round(e.bot, 9)
 (3.0, -2.0)
 """
 
 from __future__ import annotations
 
-import os
+import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from .matvec import gershgorin
 
-# ---------------------------------------------------------------------------
-# matrix-vector products
-# ---------------------------------------------------------------------------
-class _MatVec:
-    """``y = A x`` for a scipy CSR matrix, split in row blocks over threads and
-    in two column halves for cache locality when ``x`` is large.
+__all__ = [
+    "Projector",
+    "LanczosEnds",
+    "lanczos_ends",
+    "rayleigh_residual",
+    "rounding_floor",
+    "deflation_defect",
+    "check_options",
+    "check_delta",
+]
 
-    scipy's sparse kernels release the GIL, so threads run in parallel.  Every
-    output row is always computed by the same code path, so results are
-    bitwise reproducible (needed by the two-pass Lanczos).  The products
-    accumulate in place into the output (scipy's ``csr_matvec`` kernel, with
-    the public ``@`` as fallback), so no temporary vectors are allocated.
+
+def check_options(dense_limit, tol, ncv, threads) -> None:
+    """One-line ``ValueError`` for a bad ``dense_limit``, ``tol``, ``ncv`` or ``threads``.
+
+    Examples
+    --------
+    >>> check_options(2000, 1e-8, None, None)
+    >>> check_options(2000, 2.0, None, None)
+    Traceback (most recent call last):
+    ...
+    ValueError: tol: must be a number in (0, 1), got 2.0
     """
-
-    def __init__(self, a, threads: int | None = None):
-        import scipy.sparse as sp
-
-        a = sp.csr_matrix(a, dtype=np.float64)
-        n_rows, n_cols = a.shape
-        self.shape = a.shape
-        self.threads = int(threads or min(2, os.cpu_count() or 1))
-        if a.nnz < 200_000:
-            self.threads = 1
-        ncol = 2 if n_cols >= 2**19 else 1
-        self.cols = np.linspace(0, n_cols, ncol + 1).astype(np.int64)
-        self.rows = np.linspace(0, n_rows, self.threads + 1).astype(np.int64)
-        it = np.int32 if max(n_rows, n_cols, a.nnz) < 2**31 - 1 else np.int64
-        ptr = a.indptr.astype(np.int64)
-        self.blocks = []
-        for t in range(self.threads):
-            r0, r1 = self.rows[t], self.rows[t + 1]
-            idx = a.indices[ptr[r0] : ptr[r1]].astype(np.int64)
-            dat = a.data[ptr[r0] : ptr[r1]]
-            rows = np.repeat(np.arange(r1 - r0), np.diff(ptr[r0 : r1 + 1]))
-            parts = []
-            for c in range(ncol):
-                c0, c1 = self.cols[c], self.cols[c + 1]
-                keep = (idx >= c0) & (idx < c1)
-                counts = np.bincount(rows[keep], minlength=r1 - r0)
-                indptr = np.zeros(r1 - r0 + 1, dtype=it)
-                np.cumsum(counts, out=indptr[1:])
-                parts.append(
-                    sp.csr_matrix(
-                        (dat[keep], (idx[keep] - c0).astype(it), indptr),
-                        shape=(r1 - r0, c1 - c0),
-                        copy=False,
-                    )
-                )
-            self.blocks.append(parts)
-        # the same patterns with float32 values, for the cheap first Lanczos cycle
-        self.data32 = [[b.data.astype(np.float32) for b in parts] for parts in self.blocks]
-        try:
-            from scipy.sparse._sparsetools import csr_matvec
-
-            self.kernel = csr_matvec
-        except ImportError:  # pragma: no cover - private scipy API moved
-            self.kernel = None
-        self.x32: np.ndarray | None = None
-        self.y32: np.ndarray | None = None
-        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        self.count = 0
-
-    def _rows(self, t: int, x: np.ndarray, y: np.ndarray, f32: bool) -> None:
-        r0, r1 = self.rows[t], self.rows[t + 1]
-        ys = y[r0:r1]
-        ys[:] = 0
-        for c, b in enumerate(self.blocks[t]):
-            xs = x[self.cols[c] : self.cols[c + 1]]
-            data = self.data32[t][c] if f32 else b.data
-            if self.kernel is not None:
-                self.kernel(b.shape[0], b.shape[1], b.indptr, b.indices, data, xs, ys)
-            else:  # pragma: no cover
-                ys += (b.astype(np.float32) if f32 else b) @ xs
-
-    def __call__(
-        self, x: np.ndarray, out: np.ndarray | None = None, f32: bool = False
-    ) -> np.ndarray:
-        self.count += 1
-        y = np.empty(self.shape[0], dtype=np.float64) if out is None else out
-        if f32:
-            if self.x32 is None:
-                self.x32 = np.empty(self.shape[1], dtype=np.float32)
-                self.y32 = np.empty(self.shape[0], dtype=np.float32)
-            np.copyto(self.x32, x, casting="same_kind")
-            xx, yy = self.x32, self.y32
-        else:
-            xx, yy = x, y
-        if self.pool is None:
-            self._rows(0, xx, yy, f32)
-        else:
-            list(self.pool.map(lambda t: self._rows(t, xx, yy, f32), range(self.threads)))
-        if f32:
-            np.copyto(y, yy)
-        return y
-
-    def fast(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``A x`` with float32 values and sums (relative error about 1e-7), float64 out."""
-        return self(x, out, f32=True)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
+    if isinstance(dense_limit, bool) or not isinstance(dense_limit, (int, np.integer)):
+        raise ValueError(f"dense_limit: must be a non-negative integer, got {dense_limit!r}")
+    if dense_limit < 0:
+        raise ValueError(f"dense_limit: must be a non-negative integer, got {dense_limit!r}")
+    if not isinstance(tol, (int, float)) or not (0 < tol < 1):
+        raise ValueError(f"tol: must be a number in (0, 1), got {tol!r}")
+    if ncv is not None and (
+        isinstance(ncv, bool) or not isinstance(ncv, (int, np.integer)) or ncv < 10
+    ):
+        raise ValueError(f"ncv: must be an integer >= 10, got {ncv!r}")
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
+    ):
+        raise ValueError(f"threads: must be a positive integer, got {threads!r}")
 
 
-class _Projector:
-    """Orthogonal projection onto the complement of a few known vectors."""
+def check_delta(delta) -> None:
+    """One-line ``ValueError`` unless ``delta`` is a failure probability in ``(0, 1)``."""
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1:
+        raise ValueError(f"delta: must be a failure probability in (0, 1), got {delta!r}")
+
+
+class Projector:
+    """Orthogonal projection onto the complement of a few known vectors, in place.
+
+    ``constant=True`` also projects out the constant vector (first, and the
+    other vectors are made orthogonal to it); ``q`` holds the orthonormalised
+    vectors and ``k`` the dimension removed.
+
+    Examples
+    --------
+    >>> p = Projector(3, constant=True)
+    >>> w = np.array([1.0, 2.0, 6.0])
+    >>> p(w)
+    >>> w.tolist(), p.k
+    ([-2.0, -1.0, 3.0], 1)
+    """
 
     def __init__(self, n: int, constant: bool = False, vectors: list[np.ndarray] | None = None):
         self.constant = constant
@@ -164,7 +130,13 @@ class _Projector:
 # two-pass Lanczos for the extreme eigenpairs
 # ---------------------------------------------------------------------------
 @dataclass
-class _Ends:
+class LanczosEnds:
+    """Result of :func:`lanczos_ends`: the top (and bottom) Ritz pair, residuals, steps.
+
+    ``kw_*`` describe the first cycle only (one run from one random start), as
+    the Kuczynski-Wozniakowski bound needs; ``kw_f32`` says it used float32 products.
+    """
+
     top: float
     bot: float
     x_top: np.ndarray | None
@@ -201,12 +173,11 @@ def _ritz(alpha: list, beta: list, want_top: bool, want_bot: bool):
 
 
 def _store_rows(n: int, budget: int | None) -> int:
-    """How many float32 Lanczos vectors of length ``n`` fit in the basis budget (bytes)."""
-    if budget is None:
-        # default off: measured on the 2-core CI VM, writing fresh float32 basis
-        # memory cost as much as the second pass it saves (page faults, presumably)
-        return 0
-    if budget < 0:
+    """How many float64 Lanczos vectors of length ``n`` fit in the basis budget (bytes).
+
+    ``None`` or a negative budget: a third of the available memory, at most 8 GiB.
+    """
+    if budget is None or budget < 0:
         avail = 0
         try:
             with open("/proc/meminfo") as fh:
@@ -216,14 +187,14 @@ def _store_rows(n: int, budget: int | None) -> int:
                         break
         except OSError:  # pragma: no cover - not Linux
             avail = 0
-        budget = min(avail // 4, 8 * 2**30)
-    return int(max(budget, 0) // (4 * n))
+        budget = min(avail // 3, 8 * 2**30)
+    return int(max(budget, 0) // (8 * n))
 
 
-def _lanczos_ends(
+def lanczos_ends(
     matvec: Callable[..., np.ndarray],
     n: int,
-    project: _Projector,
+    project: Projector,
     *,
     ncv: int,
     tol: float,
@@ -234,7 +205,7 @@ def _lanczos_ends(
     fast: Callable[..., np.ndarray] | None = None,
     fast_target: float = 1e-7,
     store_budget: int | None = None,
-) -> _Ends:
+) -> LanczosEnds:
     """Largest (and smallest) eigenpair of ``P A P`` on the range of the projector ``P``.
 
     Cycle 1 uses ``fast`` (a cheaper, float32 product) when given, until the Ritz
@@ -242,11 +213,12 @@ def _lanczos_ends(
     Ritz vectors with the exact float64 ``matvec``.  Residuals are always
     computed explicitly with ``matvec``.
 
-    The Lanczos vectors are kept in float32 while they fit in ``store_budget``
-    bytes (default 0: off; -1: a quarter of the available memory, at most 8 GiB), so the
-    Ritz vectors come without a second pass; if the explicit residual of such
-    a Ritz vector misses ``tol`` (float32 storage rounding), or the basis did
-    not fit, pass two regenerates the vectors exactly.
+    The first Lanczos vectors are kept (float64, written in place by the
+    products) while they fit in ``store_budget`` bytes (default ``None``: a
+    third of the available memory, at most 8 GiB; ``0``: none).  The Ritz
+    vectors are combined from the stored rows, and pass two regenerates only
+    the vectors beyond them, restarting the recurrence from the last two stored
+    ones (bitwise the same vectors: the same operations in the same order).
     """
     from scipy.linalg.blas import daxpy, ddot, dnrm2, dscal
 
@@ -259,27 +231,27 @@ def _lanczos_ends(
     cycle = 0
     kw: dict = {}
     rows = min(steps_cap, _store_rows(n, store_budget))
+    basis = np.empty((rows, n)) if rows >= 2 else None
+    ring = [np.empty(n) for _ in range(3)]  # reused vectors beyond the stored ones
     while True:
         cycle += 1
         op = fast if (cycle == 1 and fast is not None) else matvec
         target = max(0.5 * tol, fast_target) if op is fast else 0.5 * tol
         project(v0)
         v0 = dscal(1.0 / dnrm2(v0), v0)
-        basis = np.empty((rows, n), dtype=np.float32) if rows >= 2 else None
         # ---- pass 1: the recurrence, Ritz estimates every 20 steps
         alpha: list[float] = []
         beta: list[float] = []
-        v, v_prev, b_prev = v0, None, 0.0
+        if basis is not None:
+            basis[0] = v0
+            v = basis[0]
+        else:
+            v = v0
+        v_prev, b_prev = None, 0.0
         ritz = None
         breakdown = False
-        ring = [np.empty(n) for _ in range(3)]  # reused vectors: no allocation per step
         for j in range(steps_cap):
-            if basis is not None:
-                if j < rows:
-                    basis[j] = v
-                else:  # the basis outgrew its budget: free it, pass two will regenerate
-                    basis = None
-            w = op(v, ring[j % 3])
+            w = op(v, basis[j + 1] if basis is not None and j + 1 < rows else ring[j % 3])
             if v_prev is not None:
                 daxpy(v_prev, w, a=-b_prev)
             a = float(ddot(w, v))
@@ -298,7 +270,6 @@ def _lanczos_ends(
                     break
             dscal(1.0 / b, w)
             v_prev, v, b_prev = v, w, b
-        del ring
         steps = len(alpha)
         total += steps
         if cycle == 1:
@@ -309,25 +280,12 @@ def _lanczos_ends(
                 "kw_f32": op is fast,
             }
         coef = np.stack([ritz["top"][1], ritz["bot"][1]] if want_bot else [ritz["top"][1]])
-        res = None
-        if basis is not None and steps <= rows:
-            # Ritz vectors from the stored basis (float64 accumulation in chunks)
-            ys = np.zeros((coef.shape[0], n))
-            for j0 in range(0, steps, 16):
-                j1 = min(steps, j0 + 16)
-                ys += coef[:, j0:j1] @ basis[j0:j1].astype(np.float64)
-            del basis
-            res = _explicit(matvec, project, ys, want_bot)
-            if max(r[2] for r in res) > tol and max(est_top, est_bot) <= target:
-                res = None  # float32 storage rounding shows: regenerate exactly
-        else:
-            del basis
-        if res is None:
-            if progress is not None:
-                kind = "float32 products" if op is fast else "float64"
-                progress(f"lanczos cycle {cycle} ({kind}): {steps} steps, forming Ritz vectors")
-            ys = _regenerate(op, project, v0, alpha, beta, coef, n)
-            res = _explicit(matvec, project, ys, want_bot)
+        if progress is not None:
+            kind = "float32 products" if op is fast else "float64"
+            progress(f"lanczos cycle {cycle} ({kind}): {steps} steps, forming Ritz vectors")
+        stored = basis[: min(rows, steps)] if basis is not None else None
+        ys = _regenerate(op, project, v0, alpha, beta, coef, n, stored)
+        res = _explicit(matvec, project, ys, want_bot)
         del ys
         if best_top is None or res[0][2] < best_top[2]:
             best_top = res[0]
@@ -340,26 +298,35 @@ def _lanczos_ends(
             break
         # restart from the Ritz vectors of both ends
         v0 = best_top[1] + best_bot[1] if want_bot else best_top[1].copy()
+    del basis, ring
     top, x_top, r_top = best_top
     bot, x_bot, r_bot = best_bot if want_bot else (np.nan, None, 0.0)
-    return _Ends(top, bot, x_top, x_bot, r_top, r_bot, total, max(r_top, r_bot) <= tol, **kw)
+    return LanczosEnds(top, bot, x_top, x_bot, r_top, r_bot, total, max(r_top, r_bot) <= tol, **kw)
 
 
-def _regenerate(op, project, v0, alpha, beta, coef, n) -> np.ndarray:
-    """Pass two: rerun the recurrence and accumulate ``coef @ V`` (Ritz vectors).
+def _regenerate(op, project, v0, alpha, beta, coef, n, stored=None) -> np.ndarray:
+    """Ritz vectors ``coef @ V``: from the stored rows of ``V``, then pass two for the rest.
 
-    In batches of vectors: one matrix product per batch instead of two axpys
-    per step, which saves memory traffic.
+    Pass two reruns the recurrence from the last two stored vectors (or from
+    ``v0``), in batches: one matrix product per batch instead of two axpys per
+    step, which saves memory traffic.
     """
     from scipy.linalg.blas import daxpy, dscal
 
     steps = len(alpha)
-    ys = coef[:, :1] * v0[None, :]
-    batch = max(3, min(16, steps))
+    r = 0 if stored is None else stored.shape[0]
+    if r >= 2:
+        ys = coef[:, :r] @ stored
+        if r == steps:
+            return ys
+        j0, v, v_prev, b_prev = r - 1, stored[r - 1], stored[r - 2], beta[r - 2]
+    else:
+        ys = coef[:, :1] * v0[None, :]
+        j0, v, v_prev, b_prev = 0, v0, None, 0.0
+    batch = max(3, min(16, steps - j0))
     buf = np.empty((batch, n))
-    v, v_prev, b_prev = v0, None, 0.0
-    for j in range(steps - 1):
-        slot = j % batch
+    for j in range(j0, steps - 1):
+        slot = (j - j0) % batch
         w = op(v, buf[slot])
         if v_prev is not None:
             daxpy(v_prev, w, a=-b_prev)
@@ -386,7 +353,45 @@ def _explicit(matvec, project, ys, want_bot) -> list:
     return res
 
 
-def _rayleigh_residual(a, x: np.ndarray) -> tuple[float, float]:
+def rayleigh_residual(a, x: np.ndarray) -> tuple[float, float]:
+    """``(x^T A x, ||A x - theta x||)`` of a unit vector ``x``: an eigenvalue and its error bar.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> rayleigh_residual(sp.csr_matrix(np.diag([2.0, 1.0])), np.array([1.0, 0.0]))
+    (2.0, 0.0)
+    """
     ax = a @ x
     theta = float(x @ ax)
     return theta, float(np.linalg.norm(ax - theta * x))
+
+
+def rounding_floor(a, steps: int, f32: bool) -> float:
+    """Slack for rounding in a ``steps``-step Lanczos run (float64, or float32 products).
+
+    ``10 steps u rho`` with ``rho`` the Gershgorin bound, plus the float32
+    product error when ``f32`` (added to the Kuczynski-Wozniakowski bound).
+    """
+    rho = max(gershgorin(a), 1e-300)
+    floor = 10.0 * max(steps, 1) * np.finfo(float).eps * rho
+    if f32:  # float32 products: (A + E_j) v_j with ||E_j|| <= (nnz/row + 2) 2^-24 rho
+        floor += 2.0 * (int(np.diff(a.indptr).max()) + 2) * 2.0**-24 * rho
+    return float(floor)
+
+
+def deflation_defect(a, proj: Projector, n: int) -> tuple[float, np.ndarray]:
+    """``(||(I - QQ^T) A Q||_F, eigenvalues of Q^T A Q)`` for the deflated orthonormal ``Q``.
+
+    With ``E = R Q^T + Q R^T`` (``R = (I - QQ^T) A Q``), ``Q`` spans an invariant
+    subspace of ``A - E`` whose restriction to the complement is ``P A P``;
+    every eigenvalue of ``A`` is within ``||E|| <= ||R||_F`` of that of ``A - E``.
+    """
+    cols = ([np.full(n, 1.0 / math.sqrt(n))] if proj.constant else []) + list(proj.q)
+    if not cols:
+        return 0.0, np.zeros(0)
+    q = np.stack(cols, axis=1)
+    aq = np.stack([a @ c for c in cols], axis=1)
+    small = q.T @ aq
+    r = aq - q @ small
+    return float(np.linalg.norm(r)), np.linalg.eigvalsh(0.5 * (small + small.T))[::-1]

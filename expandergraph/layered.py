@@ -17,6 +17,7 @@ import numpy as np
 
 from .graph import BipartiteGraph
 from .limits import check_bytes
+from .report import first_line
 
 __all__ = ["LayeredGraph"]
 
@@ -114,7 +115,9 @@ class LayeredGraph:
         try:
             z = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-            raise ValueError(f"{path}: cannot read layered graph ({_first_line(exc)})") from None
+            raise ValueError(
+                f"{path}: cannot read layered graph ({first_line(exc, 160)})"
+            ) from None
         if not hasattr(z, "files"):
             raise ValueError(f"{path}: cannot read layered graph (not an .npz archive)")
         try:
@@ -131,7 +134,9 @@ class LayeredGraph:
             zlib.error,
             RecursionError,
         ) as exc:
-            raise ValueError(f"{path}: cannot read layered graph ({_first_line(exc)})") from None
+            raise ValueError(
+                f"{path}: cannot read layered graph ({first_line(exc, 160)})"
+            ) from None
         layers = []
         for i, h in enumerate(specs):
             indptr, indices = arrays[f"indptr_{i}"], arrays[f"indices_{i}"]
@@ -140,7 +145,7 @@ class LayeredGraph:
                     h["left"], h["right"], indptr, indices, h["block"], h["name"]
                 )
             except ValueError as exc:
-                raise ValueError(f"{path}: layers[{i}]: {_first_line(exc)}") from None
+                raise ValueError(f"{path}: layers[{i}]: {first_line(exc, 160)}") from None
             if layer.fingerprint != h["fingerprint"]:
                 raise ValueError(f"{path}: layers[{i}] fingerprint mismatch (file corrupt)")
             layers.append(layer)
@@ -148,12 +153,6 @@ class LayeredGraph:
 
     def __repr__(self) -> str:
         return f"LayeredGraph(widths={self.widths})"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    return line if len(line) <= 160 else line[:157] + "..."
 
 
 def _digest(header: dict, arrays: dict[str, np.ndarray]) -> str:

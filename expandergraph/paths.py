@@ -41,7 +41,8 @@ from fractions import Fraction
 import numpy as np
 
 from .layered import LayeredGraph
-from .mixing import LayerSpectrum, _check_level, _node_set, layer_spectrum
+from .levels import check_levels, node_set
+from .singular import LayerSpectrum, layer_spectra
 
 __all__ = [
     "PathCount",
@@ -121,16 +122,6 @@ def _sum_rows(state, rows: np.ndarray):
     return total[0] if np.ndim(limbs[0]) == 1 else total
 
 
-def _levels(lg: LayeredGraph, from_layer, to_layer) -> tuple[int, int]:
-    if not isinstance(lg, LayeredGraph):
-        raise ValueError(f"lg: expected a LayeredGraph, got {type(lg).__name__}")
-    i = _check_level(lg, from_layer, "from_layer", len(lg) - 1)
-    j = _check_level(lg, to_layer, "to_layer", len(lg))
-    if j <= i:
-        raise ValueError(f"to_layer: {j} must be after from_layer {i}")
-    return i, j
-
-
 def path_count(lg: LayeredGraph, sources, targets, from_layer: int = 0, to_layer=None) -> int:
     """Exact number of paths from ``sources`` (level ``from_layer``) to ``targets`` (level
     ``to_layer``, default the last level), as a Python ``int``.
@@ -148,9 +139,9 @@ def path_count(lg: LayeredGraph, sources, targets, from_layer: int = 0, to_layer
     4052555153018976267
     """
     to_layer = len(lg) if to_layer is None else to_layer
-    i, j = _levels(lg, from_layer, to_layer)
-    s = _node_set(sources, lg.widths[i], "sources")
-    t = _node_set(targets, lg.widths[j], "targets")
+    i, j = check_levels(lg, from_layer, to_layer)
+    s = node_set(sources, lg.widths[i], "sources")
+    t = node_set(targets, lg.widths[j], "targets")
     x = np.zeros(lg.widths[i], dtype=np.int64)
     x[s] = 1
     return _sum_rows(_propagate(lg, i, j, x), t)
@@ -176,11 +167,11 @@ def count_matrix(
     [[1, 1, 2], [2, 1, 1]]
     """
     to_layer = len(lg) if to_layer is None else to_layer
-    i, j = _levels(lg, from_layer, to_layer)
+    i, j = check_levels(lg, from_layer, to_layer)
     s_raw = np.asarray(sources)
     t_raw = np.asarray(targets)
-    _node_set(s_raw, lg.widths[i], "sources")
-    _node_set(t_raw, lg.widths[j], "targets")
+    node_set(s_raw, lg.widths[i], "sources")
+    node_set(t_raw, lg.widths[j], "targets")
     x = np.zeros((lg.widths[i], s_raw.shape[0]), dtype=np.int64)
     x[s_raw.astype(np.int64), np.arange(s_raw.shape[0])] = 1
     state = _propagate(lg, i, j, x)
@@ -215,7 +206,7 @@ def mixing_prediction(
     Fraction(12, 1)
     """
     to_layer = len(lg) if to_layer is None else to_layer
-    i, j = _levels(lg, from_layer, to_layer)
+    i, j = check_levels(lg, from_layer, to_layer)
     w = lg.widths
     for name, size, width in (("s_size", s_size, w[i]), ("t_size", t_size, w[j])):
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
@@ -315,7 +306,7 @@ class _Chain:
 
     def __init__(self, lg: LayeredGraph, spectra: list[LayerSpectrum] | None = None):
         self.widths = lg.widths
-        self.spectra = [layer_spectrum(l) for l in lg] if spectra is None else list(spectra)
+        self.spectra = layer_spectra(lg) if spectra is None else list(spectra)
         self.edges = [l.num_edges for l in lg]
         self.eps = [sp.deviation + sp.error for sp in self.spectra]
         self.out_dev = []
@@ -380,7 +371,7 @@ def mixing_bound(
     True
     """
     to_layer = len(lg) if to_layer is None else to_layer
-    i, j = _levels(lg, from_layer, to_layer)
+    i, j = check_levels(lg, from_layer, to_layer)
     mixing_prediction(lg, s_size, t_size, i, j)  # validates the sizes
     if spectra is not None and len(spectra) != len(lg):
         raise ValueError(f"spectra: need one entry per layer ({len(lg)})")
@@ -438,9 +429,9 @@ def path_mixing(
     (6, 6.0, True)
     """
     to_layer = len(lg) if to_layer is None else to_layer
-    i, j = _levels(lg, from_layer, to_layer)
-    s = _node_set(sources, lg.widths[i], "sources")
-    t = _node_set(targets, lg.widths[j], "targets")
+    i, j = check_levels(lg, from_layer, to_layer)
+    s = node_set(sources, lg.widths[i], "sources")
+    t = node_set(targets, lg.widths[j], "targets")
     count = path_count(lg, s, t, i, j)
     pred = mixing_prediction(lg, s.shape[0], t.shape[0], i, j)
     if spectra is not None and len(spectra) != len(lg):
@@ -520,7 +511,7 @@ def sampled_mixing(
     if not isinstance(lg, LayeredGraph):
         raise ValueError(f"lg: expected a LayeredGraph, got {type(lg).__name__}")
     if from_layer is not None or to_layer is not None:
-        _levels(
+        check_levels(
             lg,
             0 if from_layer is None else from_layer,
             len(lg) if to_layer is None else to_layer,

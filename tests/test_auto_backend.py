@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from compiler import functional as XF
+from compiler.backends import gather
 from compiler.modules import XConv2d, XLinear
 
 CPU_BACKENDS = ["masked", "gather", "auto"]
@@ -71,7 +72,7 @@ def test_conv_refuses_another_width_on_every_backend(backend, kernel, got):
 def test_functional_refuses_another_width(backend):
     w = torch.randn(2, 1, 2, 2)
     idx = torch.tensor([[0], [1]])
-    plan = XF.gather_plan(idx, 2)
+    plan = gather.gather_plan(idx, 2)
     with pytest.raises(ValueError, match="input has 6 features .* in_features=4"):
         XF.xlinear(torch.randn(1, 6), w, idx, backend=backend, in_width=4)
     with pytest.raises(ValueError, match="input has 6 features .* in_features=4"):
@@ -145,3 +146,15 @@ def test_modules_resolve_auto_by_shape():
     y = slow(x)
     torch.testing.assert_close(slow.to_backend("gather").to_backend("auto")(x), y)
     assert slow.backend == "masked"
+
+
+def test_functional_auto_is_the_rule_and_computes_the_same():
+    torch.manual_seed(0)
+    x = torch.randn(3, 64)
+    for block, want in ((8, "gather"), (1, "masked")):
+        layer = XLinear(64, 32, degree=8, block=block, seed=2)
+        assert XF.auto_backend(64, block, 8, device="cpu") == want
+        args = (x, layer.weight, layer.index, layer.bias)
+        y = XF.xlinear(*args, backend="auto")
+        torch.testing.assert_close(y, XF.xlinear(*args, backend=want))
+        torch.testing.assert_close(y, x @ layer.dense_weight().T + layer.bias)

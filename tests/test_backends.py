@@ -1,6 +1,6 @@
 """The expander-layer backends agree with each other and with an independent dense computation.
 
-Reference: the ELL layout of compiler/ell.py; the dense weight is rebuilt here
+Reference: the ELL layout of compiler/layout.py; the dense weight is rebuilt here
 from the graph's edge list (``BipartiteGraph.edge_array``), independently of
 ``compiler.functional``.
 """
@@ -13,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler import functional as XF
+from compiler.backends import gather
+from compiler.layout import packed_weight
 from compiler.modules import XConv2d, XLinear
 
 
@@ -57,7 +59,7 @@ def run(layer, x, backend, seed=1):
     grads = torch.autograd.grad(y, params, g)
     gw = grads[1]
     if backend == "masked":
-        gw = XF.packed_weight(gw, layer.index, layer.block)
+        gw = packed_weight(gw, layer.index, layer.block)
     return [y.detach(), grads[0], gw] + list(grads[2:])
 
 
@@ -95,7 +97,7 @@ def test_linear_backends_agree_with_dense_reference(inp, out, d, b, n):
     torch.testing.assert_close(ref[0].double(), y.detach(), **TOL)
     torch.testing.assert_close(ref[1].double(), gx, **TOL)
     torch.testing.assert_close(ref[3].double(), gb, **TOL)
-    gw_ref = XF.packed_weight(gdense, layer.index, b)
+    gw_ref = packed_weight(gdense, layer.index, b)
     torch.testing.assert_close(ref[2].double(), gw_ref, **TOL)
 
 
@@ -106,8 +108,8 @@ def test_gather_chunks_agree(monkeypatch):
     conv = XConv2d(24, 12, 3, 2, 1, degree=8, block=4, seed=1)
     x, xc = torch.randn(6, 64), torch.randn(2, 24, 5, 5)
     whole = run(layer, x, "gather"), run(conv, xc, "gather")
-    monkeypatch.setattr(XF, "GATHER_CHUNK_ELEMENTS", 1)
-    monkeypatch.setattr(XF, "CONV_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(gather, "GATHER_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(gather, "CONV_CHUNK_ELEMENTS", 1)
     chunked = run(layer, x, "gather"), run(conv, xc, "gather")
     assert_agree(whole[0], chunked[0])
     assert_agree(whole[1], chunked[1])
@@ -180,7 +182,7 @@ def test_conv_backends_agree_with_dense_reference(inp, out, d, b, k, s, p, dil, 
     gx, gdense, gb = torch.autograd.grad(y, (xd, dense, bias), g)
     torch.testing.assert_close(ref[0].double(), y.detach(), **TOL)
     torch.testing.assert_close(ref[1].double(), gx, **TOL)
-    torch.testing.assert_close(ref[2].double(), XF.packed_weight(gdense, layer.index, b), **TOL)
+    torch.testing.assert_close(ref[2].double(), packed_weight(gdense, layer.index, b), **TOL)
     torch.testing.assert_close(ref[3].double(), gb, **TOL)
 
 
@@ -215,7 +217,7 @@ def test_gather_plan_lists_every_slot_once(in_blocks, out_blocks, d, seed):
     """Brute force: the plan's groups cover each input block's consumer slots exactly."""
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, in_blocks, size=(out_blocks, d))  # repeats allowed (multi-edges)
-    p = XF.gather_plan(torch.from_numpy(idx), in_blocks)
+    p = gather.gather_plan(torch.from_numpy(idx), in_blocks)
     slots = p.slots.numpy()
     assert sorted(slots.tolist()) == list(range(out_blocks * d))
     assert np.array_equal(p.owners.numpy(), slots // d)

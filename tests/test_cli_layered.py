@@ -1,4 +1,4 @@
-"""``expandergraph mixing|paths|certify SPEC``: JSON keys, values, plots, and bad input."""
+"""``expandergraph mixing|paths|certify SOURCE`` (chains and networks): values and bad input."""
 
 import json
 import re
@@ -13,9 +13,9 @@ import yaml
 import expandergraph
 from expandergraph import LayeredGraph
 from expandergraph.cli import main
-from expandergraph.cli_layered import parse_node_set
 from expandergraph.generators.baselines import grouped
 from expandergraph.guarantees import certify_layered
+from expandergraph.nodesets import parse_node_set
 from expandergraph.spec import load_layered
 
 SPECS = Path(expandergraph.__file__).parent / "specs"
@@ -36,8 +36,7 @@ def write_spec(tmp_path, raw, name="s.yaml"):
 SMALL = {
     "input": 96,
     "seed": 1,
-    "layers": [{"out": 96, "degree": 8}, {"kind": "activation"}, {"out": 96, "degree": 8}]
-    + [{"out": 96, "degree": 8}] * 3,
+    "layers": [{"out": 96, "degree": 8}] * 5,
 }
 
 
@@ -330,3 +329,165 @@ def test_plot_functions(tmp_path):
         plot_reach_fraction({}, tmp_path / "r.png")
     with pytest.raises(ValueError, match="give the plot file an extension"):
         plot_reach_fraction({"x": lg}, tmp_path / "noext")
+
+
+# -- network sources: a network file (NetworkGraph.save) or a spec with residual/concat ---------
+
+NETWORK = {
+    "input": 16,
+    "seed": 3,
+    "layers": [
+        {"out": 16, "degree": 4},
+        {"kind": "residual", "body": [{"out": 16, "degree": 4}, {"out": 16, "degree": 4}]},
+        {"kind": "concat", "body": [{"out": 16, "degree": 4}]},
+        {"out": 16, "degree": 8},
+    ],
+}
+
+
+@pytest.fixture
+def network_file(tmp_path):
+    from expandergraph.network import NetworkGraph
+    from expandergraph.spec import load_spec
+
+    net = NetworkGraph.from_spec(load_spec(NETWORK))
+    path = tmp_path / "net.npz"
+    net.save(path)
+    return path, net
+
+
+def brute_network_counts(net, source):
+    """Path-count matrices ``P[t][v, u]`` (paths from channel u of ``source`` to v of t)."""
+    import networkx as nx
+
+    dag = nx.DiGraph((e.source, e.target) for e in net.edges)
+    counts = {source: np.eye(net.widths[source], dtype=np.int64)}
+    for t in nx.topological_sort(dag):
+        inc = [e for e in net.edges if e.target == t and e.source in counts]
+        if t != source and inc:
+            counts[t] = sum(e.matrix().toarray().astype(np.int64) @ counts[e.source] for e in inc)
+    return counts
+
+
+def test_network_file_mixing_json(network_file, capsys):
+    from expandergraph.network import mixing_depth, reach_fraction
+
+    path, net = network_file
+    code, out, err = run(capsys, "mixing", path, "--json")
+    assert code == 0 and err == ""
+    res = json.loads(out)
+    assert res["fingerprint"] == net.fingerprint and res["start"] == "input"
+    assert set(res["reach_fraction"]) == set(net.widths)
+    for t, f in res["reach_fraction"].items():
+        assert f == pytest.approx(reach_fraction(net, "input", t))
+    assert res["mixing_depth"] == mixing_depth(net, "input").depth
+    # independent: the fraction of (input, output) channel pairs joined by a path
+    brute = brute_network_counts(net, "input")
+    assert res["reach_fraction"]["output"] == pytest.approx((brute["output"] > 0).mean())
+    code, out, _ = run(capsys, "mixing", path, "--from", "layers[0]")
+    assert code == 0 and out.startswith(f"{path}: network {net.fingerprint[:16]}, from layers[0]")
+    assert "mixing depth" in out or "never mixes" in out
+
+
+def test_network_file_paths_json(network_file, capsys):
+    from expandergraph.network import path_count
+
+    path, net = network_file
+    s, t = [0, 3, *range(5, 9)], list(range(2, 7))
+    code, out, err = run(
+        capsys, "paths", path, "--sources", "0,3,5-8", "--targets", "2-6", "--json"
+    )
+    assert code == 0 and err == ""
+    res = json.loads(out)
+    assert res["count"] == path_count(net, "input", s, "output", t)
+    brute = brute_network_counts(net, "input")
+    assert res["count"] == int(brute["output"][np.ix_(t, s)].sum()) > 0
+    assert (res["source"], res["target"], res["sources"], res["targets"]) == (
+        "input",
+        "output",
+        6,
+        5,
+    )
+    argv = ["paths", path, "--source", "layers[0]", "--target", "layers[2]"]
+    code, out, _ = run(capsys, *argv, "--sources", "1", "--targets", "0-31", "--json")
+    assert code == 0
+    mid = brute_network_counts(net, "layers[0]")
+    assert json.loads(out)["count"] == int(mid["layers[2]"][:, [1]].sum())
+
+
+def untimed(x):
+    """``x`` without its ``seconds`` entries (wall-clock times differ between runs)."""
+    if isinstance(x, dict):
+        return {k: untimed(v) for k, v in x.items() if k != "seconds"}
+    if isinstance(x, list):
+        return [untimed(v) for v in x]
+    return x
+
+
+def test_network_file_certify(network_file, capsys):
+    from expandergraph.certificate import EXIT_CODES
+    from expandergraph.network import certify_network
+
+    path, net = network_file
+    code, out, err = run(capsys, "certify", path, "--json", "--kappa", "3")
+    direct = certify_network(net, kappa=3, subject=str(path))
+    assert code == EXIT_CODES[direct.status] and err == ""
+    res = json.loads(out)
+    assert untimed(res) == untimed(json.loads(direct.to_json()))
+    assert res["kind"] == "network" and res["fingerprint"] == net.fingerprint
+    code, out, _ = run(capsys, "certify", path)
+    assert code == EXIT_CODES[direct.status]
+    assert out.startswith(f"network certificate for {path}")
+    assert "mixing_depth" in out and "verdict:" in out.splitlines()[-1]
+
+
+def test_network_spec_matches_the_network_file(network_file, tmp_path, capsys):
+    path, net = network_file
+    spec = write_spec(tmp_path, NETWORK)
+    for argv in (["mixing", "--json"], ["paths", "--sources", "0-3", "--targets", "1", "--json"]):
+        code_f, out_f, _ = run(capsys, argv[0], path, *argv[1:])
+        code_s, out_s, _ = run(capsys, argv[0], spec, *argv[1:])
+        assert code_f == code_s == 0 and json.loads(out_f) == json.loads(out_s)
+
+
+def test_tampered_network_file_is_one_line_exit_2(network_file, capsys):
+    path, _ = network_file
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    for argv in (
+        ["certify", path, "--json"],
+        ["mixing", path],
+        ["paths", path, "--sources", "0", "--targets", "0"],
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == "" and err.count("\n") == 1
+        assert re.fullmatch(r"expandergraph: error: .*net\.npz: integrity check failed.*\n", err)
+
+
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["mixing", "--compare"], "--compare: applies to layered sources only"),
+        (["mixing", "--from-layer", "0"], "--from-layer: applies to layered sources only"),
+        (["mixing", "--from", "nope"], "--from: no tensor 'nope' in the network"),
+        (["paths", "--sources", "0", "--targets", "99"], r"--targets: node 99 out of range"),
+        (
+            ["paths", "--sources", "0", "--targets", "0", "--to-layer", "2"],
+            "--to-layer: applies to layered sources only",
+        ),
+    ],
+)
+def test_bad_network_arguments(network_file, capsys, argv, match):
+    path, _ = network_file
+    code, out, err = run(capsys, argv[0], path, *argv[1:])
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert re.search(match, err), err
+
+
+def test_chain_sources_refuse_network_options(tmp_path, capsys):
+    path = write_spec(tmp_path, SMALL)
+    code, _, err = run(capsys, "mixing", path, "--from", "input")
+    assert code == 2 and "--from: applies to network sources only" in err
+    code, _, err = run(capsys, "paths", path, "--sources", "0", "--targets", "0")
+    assert code == 2 and "--from-layer: required for a layered source" in err

@@ -5,14 +5,17 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import expandergraph.degree as degree_mod
-from compiler import XLinear
+from compiler import XConv2d, XLinear
 from compiler.models.blocks import degree_for as model_degree
+from expandergraph.construct import layer_graph
 from expandergraph.degree import as_fraction, degree_for
+from expandergraph.spec import layer_graph as spec_layer_graph
 from expandergraph.spec import load_spec
 
 
@@ -83,3 +86,29 @@ def test_bad_inputs(kw, match):
         degree_for(8, **kw)
     with pytest.raises(ValueError, match="input width"):
         degree_for(0, degree=1)
+
+
+@pytest.mark.parametrize(
+    "inp, out, density, block, seed",
+    [(16, 16, 0.3, 1, 0), (64, 32, 0.25, 4, 3), (32, 64, 0.5, 8, 1), (48, 24, 0.125, 2, 7)],
+)
+def test_modules_given_a_density_build_the_spec_graph(inp, out, density, block, seed):
+    d = degree_for(inp, density=density)
+    want = layer_graph("random-bipartite", inp, out, d, seed=seed, block=block)
+    spec = load_spec(
+        {
+            "input": inp,
+            "layers": [{"out": out, "density": density, "block": block, "seed": seed}],
+        }
+    )
+    from_spec = spec_layer_graph(spec.layers[0])
+    lin = XLinear(inp, out, density=density, block=block, seed=seed)
+    conv = XConv2d(inp, out, 3, padding=1, density=density, block=block, seed=seed)
+    by_degree = XLinear(inp, out, degree=d, block=block, seed=seed)
+    for g in (from_spec, lin.graph, conv.graph, by_degree.graph):
+        assert (g.left, g.right, g.degree, g.block) == (inp, out, d, block)
+        assert np.array_equal(g.indptr, want.indptr)
+        assert np.array_equal(g.indices, want.indices)
+        assert g.fingerprint == want.fingerprint
+    for layer in (lin, conv, by_degree):
+        assert np.array_equal(layer.index.numpy(), want.block_ell())

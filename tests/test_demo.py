@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from compiler import demo
+from compiler.spec import load_layered
 from expandergraph import BipartiteGraph
-from expandergraph.spec import load_layered
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "compiler" / "specs" / "demo_digits.yaml"

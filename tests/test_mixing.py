@@ -8,18 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import expandergraph.mixing as mixing
 from expandergraph import BipartiteGraph, LayeredGraph
+from expandergraph.bounds import tanner_depth, tanner_step
 from expandergraph.generators.baselines import dense, grouped, local
 from expandergraph.generators.random import biregular, random_bipartite
-from expandergraph.mixing import (
-    layer_spectrum,
-    reach_depth,
-    reach_fraction,
-    reachability,
-    tanner_depth,
-    tanner_step,
-)
+from expandergraph.mixing import reach_depth, reach_fraction, reachability
+from expandergraph.singular import layer_spectra, layer_spectrum
 
 
 @st.composite
@@ -181,8 +175,13 @@ def test_tanner_depth_biregular_closed_form_and_dense():
     assert tanner_depth(LayeredGraph([dense(5, 5)] * 2))["bound_depth"] == 1
 
 
-def test_layer_spectrum_against_dense_eigvalsh(monkeypatch):
-    for layer in [random_bipartite(150, 120, 6, seed=1), biregular(120, 150, dr=4, seed=2)]:
+def test_layer_spectrum_against_dense_eigvalsh():
+    layers = [
+        random_bipartite(150, 120, 6, seed=1),  # irregular, more inputs than outputs
+        random_bipartite(120, 150, 5, seed=3),  # irregular, more outputs than inputs
+        biregular(120, 150, dr=4, seed=2),
+    ]
+    for layer in layers:
         b = layer.biadjacency().toarray().astype(float)
         ev = np.sort(np.linalg.eigvalsh(b.T @ b))[::-1]
         avg = layer.num_edges / (layer.left * layer.right)
@@ -190,14 +189,11 @@ def test_layer_spectrum_against_dense_eigvalsh(monkeypatch):
         dr, dl = b.sum(axis=1), b.sum(axis=0)
         nrm = b / np.sqrt(dr)[:, None] / np.sqrt(dl)[None, :]
         mu = math.sqrt(np.sort(np.linalg.eigvalsh(nrm.T @ nrm))[-2])
-        mixing._SPECTRA.clear()
-        monkeypatch.setattr(mixing, "_DENSE_LIMIT", 0)  # force the Lanczos path
-        s = layer_spectrum(layer)
-        monkeypatch.undo()
+        s = layer_spectrum(layer, dense_limit=0)  # force the Lanczos path
         assert s.method.startswith("lanczos")
+        assert s.error <= 1e-8
         assert s.deviation == pytest.approx(dev, rel=1e-6)
         assert s.mu == pytest.approx(mu, rel=1e-6)
-        mixing._SPECTRA.clear()
         s = layer_spectrum(layer)
         assert s.method == "dense svd"
         assert (s.sigma1, s.sigma2) == pytest.approx((math.sqrt(ev[0]), math.sqrt(ev[1])))
@@ -222,3 +218,14 @@ def test_bad_inputs():
         reachability([dense(4, 4)])
     with pytest.raises(ValueError, match=r"spectra: need 2 entries"):
         tanner_depth(lg, spectra=[])
+
+
+def test_layer_spectra_computes_each_distinct_layer_once():
+    a, b = biregular(300, 300, dr=4, seed=5), random_bipartite(300, 250, 4, seed=6)
+    memo = {}
+    got = layer_spectra([a, b, a, a], cache=memo)
+    assert got[0] is got[2] is got[3] and got[1] is not got[0]
+    assert set(memo) == {a.fingerprint, b.fingerprint}
+    assert layer_spectra([b], cache=memo)[0] is got[1]  # the caller's cache is reused
+    fresh = layer_spectrum(b)  # no hidden cache: a new object, the same numbers
+    assert fresh is not got[1] and fresh == got[1]

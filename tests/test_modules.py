@@ -319,3 +319,19 @@ def test_conv_bad_inputs():
         XConv2d(4, 4, 3, padding="same", degree=2)
     with pytest.raises(ValueError, match="dilation"):
         XConv2d(4, 4, 3, dilation=(1, 2, 3), degree=2)
+
+
+def test_copies_and_pickles_keep_the_function():
+    import copy
+    import pickle
+
+    torch.manual_seed(0)
+    layer = XConv2d(8, 8, 3, padding=1, degree=4, seed=1)
+    x = torch.randn(2, 8, 5, 5)
+    y = layer(x)
+    tables = (layer.index, layer.t_index, layer.t_slot, 8)
+    layer.table_check.verify(*tables, "test")  # holds weak references now
+    for other in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert other.fingerprint == layer.fingerprint
+        assert not other.table_check.verified(other.index, other.t_index, other.t_slot, 8)
+        torch.testing.assert_close(other(x), y)

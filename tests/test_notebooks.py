@@ -42,7 +42,9 @@ def test_notebook_runs(path, tmp_path):
     client = nbclient.NotebookClient(
         nb,
         kernel_name="python3",
-        timeout=None,  # no wall-clock limit
+        # a hung kernel fails the test instead of hanging CI: one cell of the small
+        # configuration takes seconds, so 15 minutes is a real limit, not a benchmark
+        timeout=900,
         resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute()  # raises CellExecutionError, with the cell, on any failure

@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 
 from compiler.spec import load_spec
+from expandergraph.bounds import degree_sides as _layer_sides
+from expandergraph.bounds import tanner_depth
+from expandergraph.bounds import tanner_grow as _grow
 from expandergraph.construct import build
 from expandergraph.edgelist import parse_edgelist
 from expandergraph.generators.algebraic import _is_prime, paley
@@ -22,8 +25,8 @@ from expandergraph.generators.random import random_bipartite
 from expandergraph.graph import BipartiteGraph
 from expandergraph.layered import LayeredGraph
 from expandergraph.limits import SizeLimitError
-from expandergraph.mixing import _grow, _layer_sides, layer_spectrum, tanner_depth
 from expandergraph.paths import mixing_prediction, path_count, path_mixing
+from expandergraph.singular import layer_spectrum
 from expandergraph.spec import MAX_DEPTH, read_spec
 
 # -- primality -------------------------------------------------------------------------

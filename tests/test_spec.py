@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import expandergraph
+from compiler.spec import load_layered, load_spec
 from expandergraph import LayeredGraph
 from expandergraph.construct import build
-from compiler.spec import load_layered, load_spec
 from expandergraph.spec import build_layered, layer_graph
 
 SPECS = Path(expandergraph.__file__).parent / "specs"

@@ -343,11 +343,11 @@ def test_mixed_precision_restarts_in_float64():
 
 
 def test_threaded_split_products_match_scipy():
-    from expandergraph.spectrum import _MatVec
+    from expandergraph.matvec import MatVec
 
     g = permutation_regular(600_000, 4, 11)  # large enough for 2 threads and 2 column halves
     a = g.adjacency().astype(float)
-    mv = _MatVec(a, threads=2)
+    mv = MatVec(a, threads=2)
     assert mv.threads == 2 and len(mv.blocks[0]) == 2
     x = np.random.default_rng(0).standard_normal(g.n)
     assert np.allclose(mv(x), a @ x, rtol=0, atol=1e-12)
@@ -461,7 +461,9 @@ def test_tight_top_cluster_bounds_are_true(sizes, regular):
     assert connected and not bipartite
     assert w[-1] - w[-2] < 0.05  # the tight cluster the test is about
     lam = reference_lam(w, connected, bipartite)
-    for dl, store in ((10**4, None), (0, 2**28), (0, None)):
+    # dense; Lanczos with the whole basis stored, none stored (pass two regenerates it)
+    # and 30 rows stored (pass two restarts the recurrence from the last two of them)
+    for dl, store in ((10**4, None), (0, 2**28), (0, 0), (0, 30 * 8 * g.n)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             r = adjacency_spectrum(g, dense_limit=dl, tol=1e-9, store_budget=store)
@@ -539,3 +541,23 @@ def test_singular_value_upper_bound_is_true():
                 assert abs(r.sigma_2 - s[1]) < 1e-7
                 if dl == 0:
                     assert "Kuczynski" in r.upper_method and r.kw_steps > 0
+
+
+def test_stored_basis_saves_pass_two_and_keeps_the_numbers():
+    g = permutation_regular(3000, 6, 4)
+    w, conn, bip = reference(g)
+    runs = {
+        store: adjacency_spectrum(g, dense_limit=0, tol=1e-9, store_budget=store)
+        for store in (0, 40 * 8 * g.n, None)  # none kept, 40 vectors kept, all kept
+    }
+    base = runs[0]
+    for r in runs.values():
+        assert r.iterations == base.iterations and r.kw_steps == base.kw_steps
+        assert r.lambda_2 == pytest.approx(base.lambda_2, abs=1e-12)
+        assert r.lambda_min == pytest.approx(base.lambda_min, abs=1e-12)
+        assert r.lam_upper == pytest.approx(base.lam_upper, abs=1e-12)
+        assert r.lambda_2 == pytest.approx(w[-2], abs=1e-8)
+        assert min(abs(w - r.lambda_min)) <= r.residual_min + 1e-12
+    # pass two regenerates what was not kept: steps - 1 products fewer when all are kept
+    assert base.matvecs - runs[None].matvecs == base.iterations - 1
+    assert base.matvecs - runs[40 * 8 * g.n].matvecs == 40 - 1

@@ -17,7 +17,6 @@ from compiler.data import Dataset, load_dataset, stratified_split, validation_sp
 from compiler.train import (
     FORMAT,
     TrainConfig,
-    _augment,
     add_train_command,
     build_model,
     fit,
@@ -27,6 +26,7 @@ from compiler.train import (
     model_fingerprints,
     save_checkpoint,
 )
+from compiler.train.rng import augment
 from expandergraph import Certificate
 
 TIMING = ("throughput", "time")
@@ -302,7 +302,7 @@ def test_augment_is_a_padded_crop_or_its_mirror():
     x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8) + 1
     gen = torch.Generator().manual_seed(0)
     for _ in range(10):
-        y = _augment(x, gen)
+        y = augment(x, gen)
         xp = nn.functional.pad(x, (1, 1, 1, 1))
         for b in range(2):
             crops = [xp[b, :, i : i + 8, j : j + 8] for i in range(3) for j in range(3)]
@@ -412,9 +412,10 @@ def test_add_train_command_and_errors(tmp_path, capsys):
 
 
 def test_batch_size_must_split_over_processes(monkeypatch, tmp_path):
-    import compiler.train as T
+    import compiler.train.loop as loop
+    from compiler.train.distributed import Dist
 
-    monkeypatch.setattr(T, "_init_dist", lambda device_type: T._Dist(rank=0, world=3))
+    monkeypatch.setattr(loop, "init_dist", lambda device_type: Dist(rank=0, world=3))
     with pytest.raises(ValueError, match=r"^batch_size: 32 must be divisible by the 3 processes"):
         fit(mlp, "digits", TrainConfig(batch_size=32, quiet=True))
     (tmp_path / "file").write_text("x")
@@ -480,6 +481,58 @@ def test_compiled_spec_trains_and_checkpoints_its_graphs(tmp_path):
     part = fit(str(spec), "digits", cfg(tmp_path, "p", epochs=2, seed=7, stop_after=1))
     full = fit(str(spec), "digits", cfg(tmp_path, "p", epochs=2, seed=7, resume=True))
     assert part["stopped"] and deterministic(full["history"]) == deterministic(res["history"])
+
+
+def test_checkpoint_records_and_checks_the_network_fingerprint(tmp_path):
+    """The record holds the network certificate's fingerprint; a tampered record is refused."""
+    pytest.importorskip("expandergraph.certify")
+    import yaml
+
+    from compiler import compile, extract_graph
+
+    spec = tmp_path / "xmlp.yaml"
+    spec.write_text(SPEC)
+    fit(str(spec), "digits", cfg(tmp_path, epochs=1, seed=3))
+    raw = yaml.safe_load(SPEC)
+    raw["seed"] = 3
+    net = compile(raw)
+    # the certificate's fingerprint is computed from the spec's graphs at compile time,
+    # independently of the index buffers that extract_graph reads back
+    want = net.certificates["network"].fingerprint
+    path = tmp_path / "run" / "last.pt"
+    ck = load_checkpoint(path)
+    assert ck["network_fingerprint"] == want == extract_graph(net).fingerprint
+    assert ck["identity"]["network"] == want
+    # a normal round trip passes and loads the weights
+    load_checkpoint(path, net)
+    for k, v in ck["model"].items():
+        if isinstance(v, torch.Tensor):
+            assert torch.equal(net.state_dict()[k], v), k
+    # an altered record (digest recomputed, so only the fingerprint differs) is refused
+    bad = {k: v for k, v in ck.items() if k not in ("format", "digest")}
+    bad["network_fingerprint"] = "0" * 64
+    save_checkpoint(tmp_path / "bad.pt", bad)
+    fresh = compile(raw)
+    before = {k: v.clone() for k, v in fresh.state_dict().items() if isinstance(v, torch.Tensor)}
+    msg = (
+        rf"^checkpoint: \S*bad.pt is for a different network \(network fingerprint "
+        rf"000000000000 recorded, {want[:12]} in the model\)$"
+    )
+    with pytest.raises(ValueError, match=msg):
+        load_checkpoint(tmp_path / "bad.pt", fresh)
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in before.items())
+    # resume from it is refused the same way, before anything runs
+    save_checkpoint(path, bad)
+    with pytest.raises(ValueError, match=r"last.pt is for a different network"):
+        fit(str(spec), "digits", cfg(tmp_path, epochs=2, seed=3, resume=True))
+
+
+def test_cpu_run_leaves_cublas_and_determinism_settings_alone(tmp_path, monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = torch.are_deterministic_algorithms_enabled()
+    fit(mlp, "digits", TrainConfig(epochs=1, limit=100, quiet=True))
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    assert torch.are_deterministic_algorithms_enabled() == before
 
 
 def test_refused_certificate_exits_1(tmp_path, capsys):

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 triton = pytest.importorskip("triton", reason="triton cannot be imported; install the test extras")
 
-from compiler.ell import transpose_ell  # noqa: E402
+from compiler.backends.masked import xconv2d as xconv2d_reference  # noqa: E402
 from compiler.kernels import linear as L  # noqa: E402
 from compiler.kernels import xconv2d_triton  # noqa: E402
-from compiler.kernels.reference import xconv2d_reference  # noqa: E402
+from compiler.layout import transpose_ell  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() and not L.interpreting() else "cpu"
 TOL = {torch.float32: 1e-5, torch.float16: 3e-3, torch.bfloat16: 2e-2}

@@ -13,14 +13,11 @@ from hypothesis import strategies as st
 
 triton = pytest.importorskip("triton", reason="triton cannot be imported; install the test extras")
 
-from compiler.ell import transpose_ell  # noqa: E402
+import compiler.kernels.launch as launch  # noqa: E402
+from compiler.backends.masked import xlinear as xlinear_reference  # noqa: E402
 from compiler.kernels import linear as L  # noqa: E402
 from compiler.kernels import triton_available, xlinear_triton  # noqa: E402
-from compiler.kernels.reference import (  # noqa: E402
-    blocks_from_dense,
-    dense_weight,
-    xlinear_reference,
-)
+from compiler.layout import dense_weight, packed_weight, transpose_ell  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() and not L.interpreting() else "cpu"
 # relative (norm) error allowed against a float64 reference, per dtype
@@ -108,8 +105,8 @@ def test_triton_is_available_here():
 
 def test_poison_hook_poisons():
     with L.poison_outputs(float("nan")):
-        assert torch.isnan(L._empty((3, 4), torch.float32, DEVICE)).all()
-    assert not L._POISON[0]
+        assert torch.isnan(launch.empty((3, 4), torch.float32, DEVICE)).all()
+    assert launch.launch_settings().poison is None
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
@@ -206,8 +203,8 @@ def test_dense_reference_helpers_roundtrip():
     torch.manual_seed(6)
     idx = torch.tensor([[0, 2], [1, 2]])
     w = torch.randn(2, 2, 4, 4)
-    dense = dense_weight(w, idx, 3)
-    assert torch.equal(blocks_from_dense(dense, idx, 4), w)
+    dense = dense_weight(w, idx, 12)
+    assert torch.equal(packed_weight(dense, idx, 4), w)
     assert int((dense != 0).sum()) == w.numel()
 
 
@@ -380,10 +377,25 @@ def test_rejects_tables_that_are_not_the_transpose():
 
 def test_table_check_is_redone_after_in_place_change():
     x, w, (idx, ti, ts) = _good()
-    xlinear_triton(x, w, idx, ti, ts)  # validated and cached
+    check = launch.TableCheck()
+    xlinear_triton(x, w, idx, ti, ts, table_check=check)  # validated and remembered
+    assert check.verified(idx, ti, ts, ti.shape[0])
     idx[0, 0] = 5  # in-place change bumps the tensor version
+    assert not check.verified(idx, ti, ts, ti.shape[0])
     with pytest.raises(ValueError, match="index entries"):
-        xlinear_triton(x, w, idx, ti, ts)
+        xlinear_triton(x, w, idx, ti, ts, table_check=check)
+
+
+def test_launch_settings_nest_and_restore():
+    a, b = L.LaunchConfig(block_m=16), L.LaunchConfig(block_m=32, split=2)
+    with L.launch_overrides(fwd=a):
+        with L.launch_overrides(dw=b), L.poison_outputs(0.5):
+            s = launch.launch_settings()
+            assert dict(s.overrides) == {"fwd": a, "dw": b} and s.poison == 0.5
+        assert dict(launch.launch_settings().overrides) == {"fwd": a}
+    assert launch.launch_settings() == launch.LaunchSettings()
+    with pytest.raises(ValueError, match="must be a LaunchConfig"):
+        L.launch_overrides(fwd=16)
 
 
 @pytest.mark.skipif(DEVICE != "cpu", reason="only CPU tensors need the interpreter")

@@ -1,6 +1,6 @@
 """Block-sparse X-Conv2d in Triton: implicit GEMM forward, input and weight gradients.
 
-Layout (see :mod:`compiler.ell`): weight ``(out_blocks, D, block, block, kh, kw)``;
+Layout (see :mod:`compiler.layout`): weight ``(out_blocks, D, block, block, kh, kw)``;
 ``W[ob, k, i, j, r, s]`` joins input channel ``index[ob, k]*block + j`` at tap
 ``(r, s)`` to output channel ``ob*block + i``.  Activations are handled as NHWC
 internally (``x.permute(0, 2, 3, 1).contiguous()``, free for a channels-last
@@ -21,7 +21,8 @@ never written out):
   ``(block x BLOCK_M) @ (BLOCK_M x block)`` reduction over output pixels; fp32
   partials of several splits are summed by torch.
 
-Types and tolerances as in :mod:`compiler.kernels.linear`.
+Types and tolerances as in :mod:`compiler.kernels.linear`; launch configs and
+validation in :mod:`compiler.kernels.launch`.
 
 Reference: Prabhu, Varma and Namboodiri, *Deep Expander Networks*, ECCV 2018
 (X-Conv); Chetlur et al., *cuDNN*, 2014 (implicit GEMM convolution).
@@ -33,19 +34,22 @@ import torch
 import triton
 import triton.language as tl
 
-from .linear import (
-    BLOCK_SIZES,
-    _autocast_inputs,
-    _check_device,
-    _check_float,
-    _check_tables,
-    _empty,
-    _gemm_config,
-    _reduce_config,
-    _upcast_dot,
+from ..layout import conv_output_size
+from .launch import (
+    TableCheck,
+    check_index_shape,
+    check_operands,
+    check_tables,
     dot_precision,
+    empty,
+    gemm_config,
+    kernel_pair,
+    prepare_operands,
+    reduce_config,
     split_rows,
+    upcast_dot,
 )
+from .tiles import dot_acc, row_tile, transposed_count
 
 __all__ = ["xconv2d_triton"]
 
@@ -86,11 +90,7 @@ def _xconv_fwd_kernel(
     PREC: tl.constexpr,
     UPCAST: tl.constexpr,
 ):
-    pid = tl.program_id(0)  # 1-d grid, block index fastest
-    ob = pid % NB
-    pm = pid // NB
-    rows = pm * BLOCK_M + tl.arange(0, BLOCK_M)
-    rmask = rows < M
+    ob, rows, rmask = row_tile(M, NB, BLOCK_M)
     ow = rows % OW
     t = rows // OW
     ih0 = (t % OH) * SH - PH
@@ -114,10 +114,7 @@ def _xconv_fwd_kernel(
             x_img + ((ih * W + iw) * C_IN)[:, None] + ib * BLOCK, mask=pmask[:, None], other=0.0
         )
         wt = tl.load(w_tile + r * stride_wr + s * stride_ws + k * stride_wk)
-        if UPCAST:
-            xt = xt.to(tl.float32)
-            wt = wt.to(tl.float32)
-        acc = tl.dot(xt, wt, acc, input_precision=PREC)
+        acc = dot_acc(xt, wt, acc, PREC, UPCAST)
     if HAS_BIAS:
         acc += tl.load(b_ptr + ob * BLOCK + c).to(tl.float32)[None, :]
     tl.store(
@@ -163,20 +160,14 @@ def _xconv_dx_kernel(
     PREC: tl.constexpr,
     UPCAST: tl.constexpr,
 ):
-    pid = tl.program_id(0)  # 1-d grid, block index fastest
-    ib = pid % NB
-    pm = pid // NB
-    rows = pm * BLOCK_M + tl.arange(0, BLOCK_M)
-    rmask = rows < M
+    ib, rows, rmask = row_tile(M, NB, BLOCK_M)
     iw = rows % W
     t = rows // W
     hn0 = t % H + PH
     wn0 = iw + PW
     c = tl.arange(0, BLOCK)
     dz_img = dz_ptr + ((t // H).to(tl.int64) * OH * OW * C_OUT)[:, None] + c[None, :]
-    toffs = tl.arange(0, T_POW2)
-    trow = tl.load(tidx_ptr + ib * T + toffs, mask=toffs < T, other=-1)
-    count = tl.sum((trow >= 0).to(tl.int32), axis=0)
+    count = transposed_count(tidx_ptr, ib, T, T_POW2)
     acc = tl.zeros((BLOCK_M, BLOCK), dtype=tl.float32)
     w_tile = w_ptr + c[:, None] * stride_wi + c[None, :] * stride_wj
     t_row = ib * T
@@ -202,10 +193,7 @@ def _xconv_dx_kernel(
         wt = tl.load(
             w_tile + ob.to(tl.int64) * stride_wo + k * stride_wk + r * stride_wr + s * stride_ws
         )
-        if UPCAST:
-            dzt = dzt.to(tl.float32)
-            wt = wt.to(tl.float32)
-        acc = tl.dot(dzt, wt, acc, input_precision=PREC)
+        acc = dot_acc(dzt, wt, acc, PREC, UPCAST)
     tl.store(
         dx_ptr + rows.to(tl.int64)[:, None] * C_IN + (ib * BLOCK + c)[None, :],
         acc.to(dx_ptr.dtype.element_ty),
@@ -274,10 +262,7 @@ def _xconv_dw_kernel(
         pix = ((t // OH).to(tl.int64) * H + ih) * W + iw
         dzt = tl.load(dz_col + rows.to(tl.int64)[None, :] * C_OUT, mask=rmask[None, :], other=0.0)
         xt = tl.load(x_col + (pix * C_IN)[:, None], mask=pmask[:, None], other=0.0)
-        if UPCAST:
-            dzt = dzt.to(tl.float32)
-            xt = xt.to(tl.float32)
-        acc = tl.dot(dzt, xt, acc, input_precision=PREC)
+        acc = dot_acc(dzt, xt, acc, PREC, UPCAST)
     tl.store(
         dw_ptr
         + sp.to(tl.int64) * stride_wsp
@@ -294,8 +279,7 @@ def _xconv_dw_kernel(
 def _geometry(x_shape, w_shape, stride, padding, dilation):
     n, _, h, w = x_shape
     kh, kw = w_shape[4], w_shape[5]
-    oh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    ow = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    oh, ow = conv_output_size((h, w), (kh, kw), stride, padding, dilation)
     return n, h, w, oh, ow, kh, kw
 
 
@@ -309,10 +293,10 @@ def _conv_fwd(xh, wp, index, bias, geo, conv):
     block = wp.shape[-1]
     c_in, c_out = xh.shape[-1], out_blocks * block
     m = n * oh * ow
-    y = _empty((n, oh, ow, c_out), xh.dtype, xh.device)
+    y = empty((n, oh, ow, c_out), xh.dtype, xh.device)
     if m == 0:
         return y
-    cfg = _gemm_config("conv_fwd", m, block, xh.device)
+    cfg = gemm_config("conv_fwd", m, block, xh.device)
     # wp: (out_blocks, D, kh, kw, i, j)
     so, sk, sr, ss, si, sj = wp.stride()
     _xconv_fwd_kernel[(out_blocks * triton.cdiv(m, cfg.block_m),)](
@@ -343,7 +327,7 @@ def _conv_fwd(xh, wp, index, bias, geo, conv):
         BLOCK_M=cfg.block_m,
         HAS_BIAS=bias is not None,
         PREC=dot_precision(xh.dtype),
-        UPCAST=_upcast_dot(xh.dtype),
+        UPCAST=upcast_dot(xh.dtype),
         num_warps=cfg.num_warps,
         num_stages=cfg.num_stages,
     )
@@ -355,10 +339,10 @@ def _conv_dx(dz, wp, t_index, t_slot, geo, conv, c_in):
     in_blocks, t = t_index.shape
     block = wp.shape[-1]
     m = n * h * w
-    dx = _empty((n, h, w, c_in), dz.dtype, dz.device)
+    dx = empty((n, h, w, c_in), dz.dtype, dz.device)
     if m == 0:
         return dx
-    cfg = _gemm_config("conv_dx", m, block, dz.device)
+    cfg = gemm_config("conv_dx", m, block, dz.device)
     so, sk, sr, ss, si, sj = wp.stride()
     _xconv_dx_kernel[(in_blocks * triton.cdiv(m, cfg.block_m),)](
         dz,
@@ -388,7 +372,7 @@ def _conv_dx(dz, wp, t_index, t_slot, geo, conv, c_in):
         BLOCK_M=cfg.block_m,
         T_POW2=triton.next_power_of_2(t),
         PREC=dot_precision(dz.dtype),
-        UPCAST=_upcast_dot(dz.dtype),
+        UPCAST=upcast_dot(dz.dtype),
         num_warps=cfg.num_warps,
         num_stages=cfg.num_stages,
     )
@@ -401,13 +385,13 @@ def _conv_dw(dz, xh, index, geo, conv, weight_shape, dtype):
     m = n * oh * ow
     if m == 0:
         return torch.zeros(weight_shape, dtype=dtype, device=dz.device)
-    cfg = _reduce_config("conv_dw", m, out_blocks * d * kh * kw, block, dz.device)
+    cfg = reduce_config("conv_dw", m, out_blocks * d * kh * kw, block, dz.device)
     rows, split = split_rows(m, cfg.split, cfg.block_m)
     if split == 1:
-        dw = _empty(weight_shape, dtype, dz.device)
+        dw = empty(weight_shape, dtype, dz.device)
         buf = dw.unsqueeze(0)
     else:
-        buf = _empty((split,) + tuple(weight_shape), torch.float32, dz.device)
+        buf = empty((split,) + tuple(weight_shape), torch.float32, dz.device)
     # buf: (split, out_blocks, D, i, j, kh, kw)
     ssp, so, sk, si, sj, sr, ss = buf.stride()
     _xconv_dw_kernel[(out_blocks * d * kh * kw, split)](
@@ -437,7 +421,7 @@ def _conv_dw(dz, xh, index, geo, conv, weight_shape, dtype):
         BLOCK=block,
         BLOCK_M=cfg.block_m,
         PREC=dot_precision(dz.dtype),
-        UPCAST=_upcast_dot(dz.dtype),
+        UPCAST=upcast_dot(dz.dtype),
         num_warps=cfg.num_warps,
         num_stages=cfg.num_stages,
     )
@@ -473,18 +457,6 @@ class _XConv2dFunction(torch.autograd.Function):
         return dx, dw, db, None, None, None, None, None, None
 
 
-def _pair(value, name: str, least: int) -> tuple[int, int]:
-    v = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if (
-        not isinstance(v, (tuple, list))
-        or len(v) != 2
-        or not all(isinstance(a, int) and not isinstance(a, bool) for a in v)
-        or min(v) < least
-    ):
-        raise ValueError(f"xconv2d_triton: {name}={value!r} must be an int or int pair >= {least}")
-    return int(v[0]), int(v[1])
-
-
 @torch.compiler.disable  # runs eagerly under torch.compile (a graph break)
 def xconv2d_triton(
     x: torch.Tensor,
@@ -496,6 +468,8 @@ def xconv2d_triton(
     stride: int | tuple[int, int],
     padding: int | tuple[int, int],
     dilation: int | tuple[int, int],
+    *,
+    table_check: TableCheck | None = None,
 ) -> torch.Tensor:
     """Block-sparse X-Conv2d (implicit GEMM, zero padding), with autograd.
 
@@ -504,9 +478,10 @@ def xconv2d_triton(
     x : NCHW ``(N, in_blocks*block, H, W)``, float32/bfloat16/float16, CUDA (or
         CPU under ``TRITON_INTERPRET=1``).
     weight : ``(out_blocks, D, block, block, kh, kw)``, same dtype.
-    index, t_index, t_slot : ELL tables of :mod:`compiler.ell` (int64).
+    index, t_index, t_slot : ELL tables of :mod:`compiler.layout` (int64).
     bias : ``(out_blocks*block,)`` or ``None``.
     stride, padding, dilation : ints or int pairs (``>= 1``, ``>= 0``, ``>= 1``).
+    table_check : as in :func:`compiler.kernels.linear.xlinear_triton`.
 
     Returns ``(N, out_blocks*block, OH, OW)`` in ``x.dtype`` with the
     ``F.conv2d`` output size, laid out channels-last in memory.  ``block``
@@ -516,47 +491,34 @@ def xconv2d_triton(
 
     Examples
     --------
-    >>> y = xconv2d_triton(x, w, idx, ti, ts, None, 1, 1, 1)  # doctest: +SKIP
-    >>> y.shape == (x.shape[0], w.shape[0] * w.shape[2]) + x.shape[2:]  # doctest: +SKIP
+    >>> import numpy as np
+    >>> from compiler.layout import transpose_ell
+    >>> dev = "cuda" if torch.cuda.is_available() else "cpu"  # CPU: with TRITON_INTERPRET=1
+    >>> ti, ts, _ = transpose_ell(np.array([[1], [0]]), 2)
+    >>> idx, ti, ts = (torch.as_tensor(t, device=dev) for t in ([[1], [0]], ti, ts))
+    >>> w = torch.randn(2, 1, 16, 16, 3, 3, device=dev)
+    >>> x = torch.randn(2, 32, 5, 5, device=dev)
+    >>> y = xconv2d_triton(x, w, idx, ti, ts, None, 1, 1, 1)
+    >>> y.shape == (x.shape[0], w.shape[0] * w.shape[2]) + x.shape[2:]
     True
     """
     what = "xconv2d_triton"
-    if not isinstance(x, torch.Tensor) or not isinstance(weight, torch.Tensor):
-        raise ValueError(f"{what}: x and weight must be tensors")
-    if weight.dim() != 6 or weight.shape[2] != weight.shape[3]:
-        raise ValueError(
-            f"{what}: weight must be (out_blocks, D, block, block, kh, kw), got "
-            f"{tuple(weight.shape)}"
-        )
-    block = int(weight.shape[2])
-    if block not in BLOCK_SIZES:
-        raise ValueError(f"{what}: block={block} must be 16, 32 or 64 (tl.dot needs >= 16)")
+    block = check_operands(x, weight, index, 6, what)
     if x.dim() != 4 or x.shape[1] % block:
         raise ValueError(
             f"{what}: x must be NCHW with channels a multiple of {block}, got {tuple(x.shape)}"
         )
-    if tuple(weight.shape[:2]) != tuple(index.shape):
-        raise ValueError(
-            f"{what}: weight {tuple(weight.shape)} does not match index {tuple(index.shape)}"
-        )
+    check_index_shape(weight, index, what)
     conv = (
-        _pair(stride, "stride", 1),
-        _pair(padding, "padding", 0),
-        _pair(dilation, "dilation", 1),
+        kernel_pair(stride, "stride", 1, what),
+        kernel_pair(padding, "padding", 0, what),
+        kernel_pair(dilation, "dilation", 1, what),
     )
-    _check_device(x, what)
-    x, weight, bias = _autocast_inputs(x, weight, bias, device_type=x.device.type)
-    _check_float(x, "x", what)
-    if weight.dtype != x.dtype or (bias is not None and bias.dtype != x.dtype):
-        raise ValueError(f"{what}: weight and bias dtype must equal x dtype {x.dtype}")
-    if weight.device != x.device or index.device != x.device:
-        raise ValueError(f"{what}: x, weight and the tables must be on one device")
-    out_channels = weight.shape[0] * block
-    if bias is not None and (bias.dim() != 1 or bias.shape[0] != out_channels):
-        raise ValueError(f"{what}: bias must be ({out_channels},), got {tuple(bias.shape)}")
+    x, weight, bias = prepare_operands(x, weight, index, bias, what)
     _, _, _, oh, ow, _, _ = _geometry(x.shape, weight.shape, *conv)
     if oh < 1 or ow < 1:
         raise ValueError(f"{what}: output size {oh}x{ow} is empty for input {tuple(x.shape[2:])}")
-    index, t_index, t_slot = _check_tables(index, t_index, t_slot, x.shape[1] // block, what)
+    in_blocks = x.shape[1] // block
+    index, t_index, t_slot = check_tables(index, t_index, t_slot, in_blocks, what, table_check)
     bias = bias.contiguous() if bias is not None else None
     return _XConv2dFunction.apply(x, weight, bias, index, t_index, t_slot, *conv)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..graph import BipartiteGraph, Graph
 from ..limits import check_bytes
-from .random import _int_param
+from .random import int_param
 
 __all__ = ["margulis", "lps", "lps_bipartite", "paley"]
 
@@ -61,7 +61,7 @@ def _is_prime(x: int) -> bool:
 
 
 def _prime_1mod4(func: str, name: str, value) -> int:
-    value = _int_param(func, name, value)
+    value = int_param(func, name, value)
     if not (_is_prime(value) and value % 4 == 1):
         raise ValueError(f"{func}: {name}={value} must be a prime ≡ 1 (mod 4)")
     return value
@@ -106,7 +106,7 @@ def margulis(m: int) -> Graph:
     >>> int(g.adjacency()[0, 0])  # (0, 0) is fixed by x±2y and y±2x: two loops
     4
     """
-    m = _int_param("margulis", "m", m, lo=2)
+    m = int_param("margulis", "m", m, lo=2)
     check_bytes("margulis", f"m={m}", 8 * 8 * 4 * m * m)  # 8 columns, ~4 live copies
     x, y = np.divmod(np.arange(m * m, dtype=np.int64), m)
     cols = []
@@ -144,7 +144,7 @@ def paley(q: int) -> Graph:
     >>> g.n, g.degree, g.neighbors(0).tolist()
     (13, 6, [1, 3, 4, 9, 10, 12])
     """
-    q = _int_param("paley", "q", q)
+    q = int_param("paley", "q", q)
     if q > 1:  # the (q, (q-1)/2) neighbour table and its sorted copy
         check_bytes("paley", f"q={q}", 8 * 3 * q * (q - 1) // 2)
     q = _prime_1mod4("paley", "q", q)
@@ -361,8 +361,8 @@ def lps_bipartite(left: int, right: int, p: int, q: int | None = None) -> Bipart
     (14, 14, 5)
     """
     func = "lps_bipartite"
-    left = _int_param(func, "left", left, lo=1)
-    right = _int_param(func, "right", right, lo=1)
+    left = int_param(func, "left", left, lo=1)
+    right = int_param(func, "right", right, lo=1)
     if left != right:
         raise ValueError(f"{func}: left={left} must equal right={right}")
     if q is None:

@@ -12,17 +12,17 @@ import numpy as np
 
 from ..graph import BipartiteGraph
 from ..limits import check_bytes
-from .random import _int_param
+from .random import int_param
 
 __all__ = ["grouped", "local", "dense", "baseline_like"]
 
 
 def _widths(func: str, left, right) -> tuple[int, int]:
-    return _int_param(func, "left", left, lo=1), _int_param(func, "right", right, lo=1)
+    return int_param(func, "left", left, lo=1), int_param(func, "right", right, lo=1)
 
 
 def _degree(func: str, d, left: int, right: int) -> int:
-    d = _int_param(func, "d", d, lo=1)
+    d = int_param(func, "d", d, lo=1)
     if d > left:
         raise ValueError(f"{func}: d={d} must be <= left={left}")
     check_bytes(func, f"left={left}, right={right}, d={d}", 8 * (left + right + 3 * right * d))

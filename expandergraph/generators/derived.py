@@ -12,7 +12,7 @@ import numpy as np
 
 from ..graph import BipartiteGraph, Graph
 from ..limits import check_bytes
-from .random import _int_param, _seed_param
+from .random import int_param, seed_param
 
 __all__ = ["double_cover", "two_lift", "block_expander"]
 
@@ -99,7 +99,7 @@ def two_lift(g: Graph | BipartiteGraph, seed: int = 0) -> Graph | BipartiteGraph
     """
     if not isinstance(g, (Graph, BipartiteGraph)):
         raise ValueError(f"two_lift: g must be a Graph or BipartiteGraph, got {type(g).__name__}")
-    seed = _seed_param("two_lift", seed)
+    seed = seed_param("two_lift", seed)
     rng = np.random.default_rng(seed)
     base = _base_name(g)
     meta = {"construction": "two-lift", "base": base, "seed": seed}
@@ -158,7 +158,7 @@ def block_expander(g: Graph | BipartiteGraph, block: int) -> Graph | BipartiteGr
     >>> b.left, b.right, b.degree, b.block_ell().tolist()
     (12, 12, 6, [[0, 1], [0, 1], [2, 3], [2, 3]])
     """
-    block = _int_param("block_expander", "block", block, lo=1)
+    block = int_param("block_expander", "block", block, lo=1)
     if not isinstance(g, (Graph, BipartiteGraph)):
         raise ValueError(
             f"block_expander: g must be a Graph or BipartiteGraph, got {type(g).__name__}"

@@ -31,8 +31,13 @@ __all__ = ["random_regular", "random_bipartite", "biregular"]
 # -- parameter checks (shared by the generator modules) ----------------------------
 
 
-def _int_param(func: str, name: str, value, lo: int | None = None) -> int:
-    """``value`` as an ``int``; ``ValueError`` naming ``func`` and ``name`` otherwise."""
+def int_param(func: str, name: str, value, lo: int | None = None) -> int:
+    """``value`` as an ``int`` (``>= lo`` when given); a ``ValueError`` naming ``func`` and
+    ``name`` otherwise.  The parameter check every generator uses.
+
+    >>> int_param("paley", "q", 13)
+    13
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{func}: {name}={value!r} must be an integer")
     value = int(value)
@@ -41,8 +46,9 @@ def _int_param(func: str, name: str, value, lo: int | None = None) -> int:
     return value
 
 
-def _seed_param(func: str, seed) -> int:
-    return _int_param(func, "seed", seed, lo=0)
+def seed_param(func: str, seed) -> int:
+    """A generator's ``seed``: a non-negative integer (:func:`int_param` with ``lo=0``)."""
+    return int_param(func, "seed", seed, lo=0)
 
 
 def _graph_from_pairs(n: int, u: np.ndarray, v: np.ndarray, name: str, meta: dict) -> Graph:
@@ -274,9 +280,9 @@ def random_regular(n: int, d: int, seed: int = 0) -> Graph:
     >>> bool((g.adjacency().diagonal() == 0).all() and g.adjacency().max() == 1)
     True
     """
-    n = _int_param("random_regular", "n", n, lo=1)
-    d = _int_param("random_regular", "d", d, lo=0)
-    seed = _seed_param("random_regular", seed)
+    n = int_param("random_regular", "n", n, lo=1)
+    d = int_param("random_regular", "d", d, lo=0)
+    seed = seed_param("random_regular", seed)
     if d >= n:
         raise ValueError(f"random_regular: d={d} must be < n={n}")
     if (n * d) % 2:
@@ -354,10 +360,10 @@ def random_bipartite(left: int, right: int, d: int, seed: int = 0) -> BipartiteG
     (8, 4, 3, (4, 3))
     """
     func = "random_bipartite"
-    left = _int_param(func, "left", left, lo=1)
-    right = _int_param(func, "right", right, lo=1)
-    d = _int_param(func, "d", d, lo=1)
-    seed = _seed_param(func, seed)
+    left = int_param(func, "left", left, lo=1)
+    right = int_param(func, "right", right, lo=1)
+    d = int_param(func, "d", d, lo=1)
+    seed = seed_param(func, seed)
     if d > left:
         raise ValueError(f"{func}: d={d} must be <= left={left}")
     # the table plus one left-sized count array (out-degrees) that every user needs
@@ -415,15 +421,15 @@ def biregular(
     (3, 2, 1)
     """
     func = "biregular"
-    left = _int_param(func, "left", left, lo=1)
-    right = _int_param(func, "right", right, lo=1)
-    seed = _seed_param(func, seed)
+    left = int_param(func, "left", left, lo=1)
+    right = int_param(func, "right", right, lo=1)
+    seed = seed_param(func, seed)
     if dl is None and dr is None:
         raise ValueError(f"{func}: give dl (input degree) or dr (output degree)")
     if dl is not None:
-        dl = _int_param(func, "dl", dl, lo=1)
+        dl = int_param(func, "dl", dl, lo=1)
     if dr is not None:
-        dr = _int_param(func, "dr", dr, lo=1)
+        dr = int_param(func, "dr", dr, lo=1)
     if dr is None:
         if (left * dl) % right:
             raise ValueError(f"{func}: dr=left*dl/right={left}*{dl}/{right} is not an integer")

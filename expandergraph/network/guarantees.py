@@ -36,7 +36,7 @@ Definitions
   identity or permutation edges (a permutation is folded into the layer before
   it).  There :func:`expandergraph.bounds.uniformity_epsilon`,
   :func:`~expandergraph.bounds.sigma_star` and
-  :func:`expandergraph.mixing.tanner_depth` are proven.  Across joins (sums,
+  :func:`expandergraph.bounds.tanner_depth` are proven.  Across joins (sums,
   concatenations) and flattens no bound is claimed.
 
 Reference: Prabhu, Varma and Namboodiri, ECCV 2018 §3; R. M. Tanner (1984);
@@ -575,15 +575,15 @@ def certify_network(
     ('network', 1, 'passed')
     """
     from .. import guarantees as gu
-    from ..bounds import sigma_star, uniformity_epsilon
+    from ..bounds import sigma_star, tanner_depth, uniformity_epsilon
     from ..certify import ALPHA_MAX, DELTA, certify
-    from ..mixing import layer_spectrum, tanner_depth
+    from ..singular import layer_spectra
 
     net = _net(graph)
     net.validate()
     alpha_max = ALPHA_MAX if alpha_max is None else alpha_max
     delta = DELTA if delta is None else delta
-    params = gu._parse_params(
+    params = gu.claim_params(
         gu.KAPPA if kappa is None else kappa,
         gu.SIGMA if sigma is None else sigma,
         gu.EPS_MAX if eps_max is None else eps_max,
@@ -593,6 +593,7 @@ def certify_network(
         raise ValueError(f"samples: must be a non-negative integer, got {samples!r}")
     kappa, sigma, eps_max = params["kappa"], params["sigma"], params["eps_max"]
     wanted = _wanted(checks)
+    spectra_cache: dict = {}  # fingerprint -> LayerSpectrum, for this certificate only
 
     def step(msg: str) -> None:
         if progress is not None:
@@ -736,7 +737,9 @@ def certify_network(
         for seg in chain_segments(net):
             eps = uniformity_epsilon(seg.layered, sigma)
             star = None if eps is None else sigma_star(seg.layered, eps_max)
-            tan = tanner_depth(seg.layered, 0)["bound_depth"]
+            tan = tanner_depth(
+                seg.layered, 0, spectra=layer_spectra(seg.layered, cache=spectra_cache)
+            )["bound_depth"]
             seg_rows.append(
                 {
                     "start": seg.start,
@@ -773,8 +776,8 @@ def certify_network(
         else:
             cert.claims.append("path counts: no proven uniformity bound applies to this network")
     if chain is not None and "path_uniformity" in wanted:
-        spectra = [layer_spectrum(layer) for layer in chain]
-        gu._uniformity_check(cert, chain, spectra, sigma, eps_max)
+        spectra = layer_spectra(chain, cache=spectra_cache)
+        gu.uniformity_check(cert, chain, spectra, sigma, eps_max)
     # measured deviation
     if samples and "path_mixing" in wanted:
         step(f"exact path counts on {samples} random set pairs")
