@@ -1,9 +1,9 @@
 """compiler: lower certified expander layer graphs into PyTorch modules.
 
-``compile(spec)`` builds and certifies every layer graph of a layer-graph spec
-and returns an :class:`XNet` whose :class:`XLinear`/:class:`XConv2d` layers hold
-the very same graphs as ELL index tables; ``extract_graph(model)`` reads them
-back.  See DESIGN.md, "compiler".
+``compile(spec)`` reads a network spec (:mod:`compiler.spec`), lowers it to one
+network graph, certifies every layer graph and the whole network, and returns an
+:class:`XNet` whose :class:`XLinear`/:class:`XConv2d` layers hold the very same
+graphs as ELL index tables; ``extract_graph(model)`` reads the network graph back.
 """
 
 from .compile import compile

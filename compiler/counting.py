@@ -20,8 +20,8 @@ Conventions
 * The walk is generic: every leaf module (and every expander layer) is hooked,
   one forward pass on zeros (batch 1, eval mode, no grad) at the given input
   shape records each call's input and output shape, and a per-type counter
-  turns them into numbers.  Register counters for new module types with
-  :func:`register_counter`.
+  turns them into numbers (:data:`COUNTERS`; pass ``counters=`` to
+  :func:`count` for other module types).
 
 Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018,
 §3 (FLOPs of X-Conv scale by ``D / c_in``) and its authors' FLOP tables.
@@ -30,15 +30,16 @@ Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018,
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from types import MappingProxyType
 
 import torch
 from torch import nn
 
 from .modules import XConv2d, XLayer, XLinear
 
-__all__ = ["LayerCount", "count", "register_counter", "COUNTERS"]
+__all__ = ["LayerCount", "count", "Counter", "COUNTERS"]
 
 
 @dataclass
@@ -63,29 +64,6 @@ class LayerCount:
 #: ``(params, flops, dense_params, dense_flops) = counter(module, in_shape, out_shape)``;
 #: shapes without the batch axis.  Looked up along the module type's MRO.
 Counter = Callable[[nn.Module, tuple, tuple], tuple[int, int, int, int]]
-COUNTERS: dict[type, Counter] = {}
-
-
-def register_counter(cls: type) -> Callable[[Counter], Counter]:
-    """Decorator: use ``fn(module, in_shape, out_shape)`` to count modules of type ``cls``.
-
-    ``fn`` returns ``(params, flops, dense_params, dense_flops)`` for one call,
-    with shapes per sample.  Counting the parameters of a module called several
-    times is left to :func:`count` (it keeps the first call's ``params``).
-
-    Examples
-    --------
-    >>> @register_counter(nn.Bilinear)
-    ... def _bilinear(m, i, o):
-    ...     p = sum(t.numel() for t in m.parameters())
-    ...     return p, m.weight.numel(), p, m.weight.numel()
-    """
-
-    def deco(fn: Counter) -> Counter:
-        COUNTERS[cls] = fn
-        return fn
-
-    return deco
 
 
 def _own_params(m: nn.Module) -> int:
@@ -96,7 +74,6 @@ def _tokens(shape: tuple) -> int:
     return math.prod(shape[:-1]) if len(shape) > 1 else 1
 
 
-@register_counter(XLayer)
 def _count_x(m: XLayer, i: tuple, o: tuple) -> tuple[int, int, int, int]:
     bias = m.out_width if m.bias is not None else 0
     area = m.kernel_area
@@ -106,14 +83,12 @@ def _count_x(m: XLayer, i: tuple, o: tuple) -> tuple[int, int, int, int]:
     return m.num_weights + bias, flops, m.out_width * m.in_width * area + bias, dense_flops
 
 
-@register_counter(nn.Linear)
 def _count_linear(m: nn.Linear, i: tuple, o: tuple) -> tuple[int, int, int, int]:
     p = _own_params(m)
     f = m.in_features * m.out_features * _tokens(i)
     return p, f, p, f
 
 
-@register_counter(nn.Conv2d)
 def _count_conv(m: nn.Conv2d, i: tuple, o: tuple) -> tuple[int, int, int, int]:
     p = _own_params(m)
     k = math.prod(m.kernel_size)
@@ -126,10 +101,17 @@ def _count_other(m: nn.Module, i: tuple, o: tuple) -> tuple[int, int, int, int]:
     return p, 0, p, 0
 
 
-def _counter(m: nn.Module) -> Counter:
+#: the built-in counters, looked up along a module type's MRO (read-only; pass
+#: ``counters=`` to :func:`count` for other module types)
+COUNTERS: Mapping[type, Counter] = MappingProxyType(
+    {XLayer: _count_x, nn.Linear: _count_linear, nn.Conv2d: _count_conv}
+)
+
+
+def _counter(m: nn.Module, table: Mapping[type, Counter]) -> Counter:
     for cls in type(m).__mro__:
-        if cls in COUNTERS:
-            return COUNTERS[cls]
+        if cls in table:
+            return table[cls]
     return _count_other
 
 
@@ -154,7 +136,11 @@ def _run(model: nn.Module, shape: tuple[int, ...]) -> None:
     model(torch.zeros((1,) + shape, device=dev, dtype=dtype))
 
 
-def count(model: nn.Module, input_shape: Sequence[int] | None = None) -> dict:
+def count(
+    model: nn.Module,
+    input_shape: Sequence[int] | None = None,
+    counters: Mapping[type, Counter] | None = None,
+) -> dict:
     """Per-layer and total parameters and FLOPs (MACs of non-zero weights) of ``model``.
 
     ``input_shape`` is per sample, ``(F,)`` or ``(C, H, W)``; it defaults to
@@ -164,7 +150,9 @@ def count(model: nn.Module, input_shape: Sequence[int] | None = None) -> dict:
     layers in call order, named by module path (or spec location for an
     ``XNet``, e.g. ``layers[3].body[1]``).
     Parameters not owned by any called module are added to ``params`` (and
-    ``dense_params``) as they are.  Conventions: see the module docstring.
+    ``dense_params``) as they are.  ``counters`` adds or replaces counters for
+    module types (``type -> counter``, see :data:`Counter`) for this call only.
+    Conventions: see the module docstring.
 
     Reference: Prabhu, Varma and Namboodiri, ECCV 2018, §3.
 
@@ -174,6 +162,17 @@ def count(model: nn.Module, input_shape: Sequence[int] | None = None) -> dict:
     >>> c = count(net, (64,))
     >>> c["flops"], c["dense_flops"], c["params"]
     (576, 2368, 618)
+    >>> def bilinear(m, i, o):
+    ...     p = sum(t.numel() for t in m.parameters())
+    ...     return p, m.weight.numel(), p, m.weight.numel()
+    >>> class Pair(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.b = nn.Bilinear(4, 4, 2)
+    ...     def forward(self, x):
+    ...         return self.b(x, x)
+    >>> count(Pair(), (4,), counters={nn.Bilinear: bilinear})["flops"]
+    32
     """
     if input_shape is None:
         input_shape = getattr(model, "input_shape", None)
@@ -185,6 +184,8 @@ def count(model: nn.Module, input_shape: Sequence[int] | None = None) -> dict:
     ):
         raise ValueError(f"input_shape: must be positive integers, got {input_shape!r}")
     from .network import spec_name
+
+    table = {**COUNTERS, **(counters or {})}
 
     spec_names = getattr(model, "names", None) if hasattr(model, "layers") else None
     records: list[tuple[str, nn.Module, tuple, tuple]] = []
@@ -211,7 +212,7 @@ def count(model: nn.Module, input_shape: Sequence[int] | None = None) -> dict:
     layers: list[LayerCount] = []
     seen: set[int] = set()
     for name, m, i, o in records:
-        params, flops, dparams, dflops = _counter(m)(m, i, o)
+        params, flops, dparams, dflops = _counter(m, table)(m, i, o)
         if id(m) in seen:
             params = dparams = 0
         seen.add(id(m))

@@ -181,13 +181,10 @@ def _certify(spec_path: Path, seed: int, samples: int, out: Path, say: _Say) -> 
     from expandergraph.report import format_layered
     from expandergraph.spec import build_layered
 
-    from .spec import load_spec
+    from .spec import NETWORK, load_spec
 
     try:
-        parsed = load_spec(spec_path)
-        raw = dict(parsed.raw)
-        raw["seed"] = seed
-        parsed = load_spec(raw)
+        parsed = load_spec(spec_path).with_keys(NETWORK, seed=seed)
         lg = build_layered(parsed)
     except ValueError as exc:
         raise DemoError(f"spec: {exc}") from None
@@ -240,7 +237,18 @@ def _certify(spec_path: Path, seed: int, samples: int, out: Path, say: _Say) -> 
     )
     cert_fps = [p.fingerprint for p in cert.parts] or list(lg.fingerprints)
     return _Certified(
-        spec_path, raw, name, layer_checks, lg, cert, reach, tanner, log_d_n, pm, base, cert_fps
+        spec_path,
+        dict(parsed.raw),
+        name,
+        layer_checks,
+        lg,
+        cert,
+        reach,
+        tanner,
+        log_d_n,
+        pm,
+        base,
+        cert_fps,
     )
 
 

@@ -22,7 +22,7 @@ sequences hold the nested layers, so ``model.layers[3].body[1]`` is
 spec.  ``load_state_dict`` first checks every expander layer's graph
 fingerprint against the incoming state and raises before anything is loaded.
 
-Reference: DESIGN.md, "compiler"; Prabhu, Varma and Namboodiri, ECCV 2018.
+Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018.
 """
 
 from __future__ import annotations
@@ -158,8 +158,6 @@ class XNet(nn.Module):
     Conventions: see the module docstring.  Build one with
     :func:`compiler.compile`.
 
-    Reference: DESIGN.md, "compiler".
-
     Examples
     --------
     >>> from compiler.modules import XLinear
@@ -271,8 +269,6 @@ def extract_graphs(model: nn.Module) -> list[tuple[str, BipartiteGraph]]:
     or not: the graphs need not chain.  Names as in :func:`expander_layers`;
     their fingerprints equal those in ``model.certificates``.
 
-    Reference: DESIGN.md ("read the graph back out of a trained model").
-
     Examples
     --------
     >>> from compiler.modules import XLinear
@@ -296,9 +292,6 @@ def extract_layered(model: nn.Module) -> LayeredGraph:
     compiled from a spec.  Raises ``ValueError`` when the model has no expander
     layer or the widths do not chain (e.g. a ``flatten`` of a spatial map
     between a conv and a linear layer; then use :func:`expander_layers`).
-
-    Reference: DESIGN.md ("compiler must be able to read the graph back out of
-    a trained model and get the same fingerprint").
 
     Examples
     --------

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -378,6 +379,48 @@ class BipartiteGraph:
     def left_degrees(self) -> np.ndarray:
         """Out-degree of every input node."""
         return np.bincount(self.indices, minlength=self.left)
+
+    @cached_property
+    def max_degrees(self) -> tuple[int, int]:
+        """``(largest in-degree of an output, largest out-degree of an input)``, computed once.
+
+        >>> BipartiteGraph.from_edges(3, 2, [0, 1, 2], [0, 0, 1]).max_degrees
+        (2, 1)
+        """
+        din = int(self.right_degrees().max()) if self.right else 0
+        dout = int(self.left_degrees().max()) if self.left else 0
+        return din, dout
+
+    @cached_property
+    def distinct_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct input neighbourhoods of the outputs and the row of each output.
+
+        Returns ``(rows, of)``: ``rows`` is ``(k, D)`` with each distinct neighbour
+        list padded by the sentinel ``left`` to the largest in-degree ``D``, and
+        output ``v``'s neighbours are ``rows[of[v]]``.  A grouped layer has few
+        distinct rows, an expander about ``right``.  Computed once per graph (the
+        graph is immutable).
+
+        >>> g = BipartiteGraph.from_edges(4, 3, [0, 1, 0, 1, 2], [0, 0, 1, 1, 2])
+        >>> rows, of = g.distinct_rows
+        >>> len(rows), rows[of].tolist()
+        (2, [[0, 1], [0, 1], [2, 4]])
+        """
+        deg = self.right_degrees()
+        width = int(deg.max()) if deg.size else 0
+        if width and deg.min() == width:
+            table = self.indices.reshape(self.right, width)
+        else:
+            table = np.full((self.right, width), self.left, dtype=np.int64)
+            rows = np.repeat(np.arange(self.right), deg)
+            table[rows, np.arange(self.indices.shape[0]) - self.indptr[rows]] = self.indices
+        w = np.random.default_rng(0).integers(1, 2**62, size=table.shape[1], dtype=np.int64)
+        keys = (table.astype(np.int64) * w).sum(axis=1)  # wraps mod 2^64; verified below
+        _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        uniq, inv = table[first], inv.reshape(-1)
+        if not np.array_equal(uniq[inv], table):  # a hash collision: no deduplication
+            uniq, inv = table, np.arange(table.shape[0])
+        return uniq, inv
 
     @property
     def degree(self) -> int | None:

@@ -276,14 +276,21 @@ class Spec:
             return {}
         return {k: c[k] for k in CERTIFY_PARAMS if k in c}
 
+    def with_keys(self, vocabulary: Vocabulary, **keys) -> Spec:
+        """The same spec read again with top-level ``keys`` replaced (every shape re-resolved).
+
+        The one way to change a loaded spec: e.g. ``spec.with_keys(vocab, seed=3)``.
+        """
+        raw = dict(self.raw)
+        raw.update(keys)
+        return load_spec(raw, vocabulary)
+
     def with_input(self, shape: tuple[int, ...] | int, vocabulary: Vocabulary) -> Spec:
-        """The same spec read again with another ``input`` (every shape re-resolved)."""
+        """The same spec with another ``input`` (:meth:`with_keys`); ``self`` if it is equal."""
         shape = (shape,) if is_int(shape) else tuple(shape)
         if shape == self.input:
             return self
-        raw = dict(self.raw)
-        raw["input"] = shape[0] if len(shape) == 1 else list(shape)
-        return load_spec(raw, vocabulary)
+        return self.with_keys(vocabulary, input=shape[0] if len(shape) == 1 else list(shape))
 
 
 # -- validation --------------------------------------------------------------------

@@ -14,13 +14,7 @@ from compiler.network import ChannelShuffle, Concat, Residual, extract_graphs
 from compiler.spec import load_spec
 from expandergraph.spec import iter_layers
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_names_follow_one_scheme_and_all_specs_validate():

@@ -3,19 +3,12 @@
 import json
 
 import pytest
-import torch
 
 from compiler import models
 from compiler.cli import flops, main
 from compiler.counting import count
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def hand_densenet_bc_40(k: int, c: int = 2) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SKIP = "# readme-test: skip"
 CHECKED_PREFIXES = ("expandergraph ", "xnet ", "python3 -m compiler.")

@@ -15,14 +15,7 @@ from expandergraph import BipartiteGraph
 from expandergraph.generators.derived import block_expander
 from expandergraph.generators.random import random_bipartite
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waits on a loaded 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def roundtrip(state: dict) -> dict:

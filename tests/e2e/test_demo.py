@@ -16,7 +16,7 @@ from compiler import demo
 from compiler.spec import load_layered
 from expandergraph import BipartiteGraph
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "compiler" / "specs" / "demo_digits.yaml"
 
 

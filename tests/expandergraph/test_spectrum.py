@@ -8,7 +8,6 @@ import warnings
 import networkx as nx
 import numpy as np
 import pytest
-from graph_helpers import from_nx, permutation_regular
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from expandergraph.spectrum import (
     bipartite_singular_values,
     ramanujan_bound,
 )
+from tests.graph_helpers import from_nx, multigraphs, permutation_regular
 
 
 @pytest.fixture(autouse=True)
@@ -221,15 +221,8 @@ def test_multigraph_with_loops_margulis():
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    n=st.integers(2, 12),
-    data=st.data(),
-)
-def test_random_multigraphs_dense_and_lanczos(n, data):
-    m = data.draw(st.integers(1, 3 * n))
-    u = data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
-    v = data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
-    g = Graph.from_edges(n, u, v)
+@given(multigraphs(2, 12))
+def test_random_multigraphs_dense_and_lanczos(g):
     w, conn, bip = reference(g)
     for dl in (2000, 0):
         with warnings.catch_warnings():

@@ -1,25 +1,15 @@
 """``xnet compile``: summaries that match an independent count, and one-line errors."""
 
 import json
-import subprocess
-import sys
 from importlib import resources
 
 import pytest
-import torch
 
 from compiler import compile
 from compiler.cli import main
 from compiler.counting import count
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waits on a loaded 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def spec_path(name: str) -> str:
@@ -132,16 +122,3 @@ def test_bad_arguments(capsys, argv, match):
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
     assert err.startswith("xnet: error: ") and err.count("\n") == 1 and match in err
-
-
-def test_module_entry_point_prints_no_traceback(tmp_path):
-    p = tmp_path / "bad.yaml"
-    p.write_text("input: 16\nlayers:\n  - out: 8\n    density: 2\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", "compile", str(p), "--summary"],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 2 and proc.stdout == ""
-    assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == "xnet: error: layers[0].density: must be in (0, 1], got 2.0"

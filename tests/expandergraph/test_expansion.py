@@ -8,13 +8,12 @@ import math
 import networkx as nx
 import numpy as np
 import pytest
-from graph_helpers import from_nx
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from expandergraph.expansion import edge_expansion, vertex_expansion
 from expandergraph.graph import Graph
 from expandergraph.spectrum import adjacency_spectrum
+from tests.graph_helpers import from_nx, multigraphs
 
 
 @pytest.fixture(autouse=True)
@@ -84,12 +83,8 @@ def test_exact_against_brute_force(name):
 
 
 @settings(max_examples=30, deadline=None)
-@given(n=st.integers(2, 10), data=st.data())
-def test_random_multigraphs_exact_and_bounds(n, data):
-    m = data.draw(st.integers(1, 3 * n))
-    u = data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
-    v = data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
-    g = Graph.from_edges(n, u, v)
+@given(multigraphs(2, 10))
+def test_random_multigraphs_exact_and_bounds(g):
     sp = adjacency_spectrum(g)
     for kind, func in (("vertex", vertex_expansion), ("edge", edge_expansion)):
         want = brute(g, kind)

@@ -243,7 +243,7 @@ def test_grouped_and_local_chains_fail(kind):
     cert = certify_layered(LayeredGraph([layer] * 6), samples=4)
     assert cert.status == "failed"
     assert cert["path_uniformity"].status == "failed"
-    assert all(p.status == "failed" for p in cert.parts)
+    assert len(cert.parts) == 6 and all(p.status == "failed" for p in cert.parts)
 
 
 def test_local_chain_of_70_fails_reach_depth():
@@ -292,7 +292,6 @@ def test_shipped_grouped_spec_fails():
 
 
 def test_x_resnet_20_layers_certify():
-    pytest.importorskip("torch")
     from compiler.models import build as build_model
 
     net = build_model("x-resnet-20")
@@ -422,7 +421,6 @@ def test_dropped_layered_checks_are_incomplete():
 
 
 def test_compile_refuses_spec_dropping_mixing_checks():
-    pytest.importorskip("torch")
     import yaml
 
     from compiler import compile as compile_spec

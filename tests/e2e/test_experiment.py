@@ -13,7 +13,7 @@ import pytest
 import torch
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import expander_vs_grouped as evg  # noqa: E402
 
 from compiler.data import Dataset  # noqa: E402

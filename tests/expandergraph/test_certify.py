@@ -7,13 +7,13 @@ import math
 import networkx as nx
 import numpy as np
 import pytest
-from graph_helpers import from_nx, permutation_regular
 
 from expandergraph.certificate import Certificate
 from expandergraph.certify import CHECKS, certify
 from expandergraph.distance import chung_bound, diameter
 from expandergraph.graph import BipartiteGraph, Graph
 from expandergraph.spectrum import adjacency_spectrum
+from tests.graph_helpers import from_nx, permutation_regular
 
 GRAPH_KEYS = {
     "n",

@@ -19,6 +19,7 @@ from expandergraph.paths import (
     path_mixing,
     sampled_mixing,
 )
+from tests.graph_helpers import layered_graphs
 
 
 def product(lg, i, j):
@@ -29,35 +30,6 @@ def product(lg, i, j):
     return p
 
 
-@st.composite
-def chains(draw, regular=False):
-    depth = draw(st.integers(1, 4))
-    widths = draw(st.lists(st.integers(1, 7), min_size=depth + 1, max_size=depth + 1))
-    layers = []
-    for k in range(depth):
-        left, right = widths[k], widths[k + 1]
-        if regular:  # constant in-degree, multi-edges allowed: the bound's setting
-            d = draw(st.integers(1, 4))
-            ell = draw(
-                st.lists(
-                    st.lists(st.integers(0, left - 1), min_size=d, max_size=d),
-                    min_size=right,
-                    max_size=right,
-                )
-            )
-            layers.append(BipartiteGraph.from_ell(left, ell))
-        else:
-            m = draw(
-                st.lists(
-                    st.lists(st.integers(0, 3), min_size=left, max_size=left),
-                    min_size=right,
-                    max_size=right,
-                )
-            )
-            layers.append(BipartiteGraph.from_scipy(np.array(m, dtype=np.int64)))
-    return LayeredGraph(layers)
-
-
 def subset(data, n, name):
     size = data.draw(st.integers(1, n), label=f"{name} size")
     perm = data.draw(st.permutations(range(n)), label=name)
@@ -65,7 +37,7 @@ def subset(data, n, name):
 
 
 @settings(max_examples=50, deadline=None)
-@given(chains(), st.data())
+@given(layered_graphs(max_multiplicity=3), st.data())
 def test_counts_match_brute_force_products(lg, data):
     i = data.draw(st.integers(0, len(lg) - 1))
     j = data.draw(st.integers(i + 1, len(lg)))
@@ -78,7 +50,7 @@ def test_counts_match_brute_force_products(lg, data):
 
 
 @settings(max_examples=50, deadline=None)
-@given(chains(regular=True), st.data())
+@given(layered_graphs(regular=True), st.data())
 def test_bound_holds_for_constant_in_degree(lg, data):
     i = data.draw(st.integers(0, len(lg) - 1))
     j = data.draw(st.integers(i + 1, len(lg)))

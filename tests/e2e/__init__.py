@@ -1,0 +1,1 @@
+"""End-to-end tests: subprocesses, README, notebooks, torchrun, the demo, the experiment."""
