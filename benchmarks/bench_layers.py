@@ -21,7 +21,11 @@ Conventions
   backend (dense weight times mask, the reference code's method); torch BSR
   (``W.to_sparse_bsr(block)`` with ``F.linear``; ``to_sparse_csr`` for block 1),
   forward only (its backward to the input is unsupported on CPU), linear only
-  (torch has no sparse convolution).
+  (torch has no sparse convolution).  The grouped peer, the speed ceiling of
+  a structured sparse layer of the same density (``groups = 1/density``, same
+  work, no gather): a block-diagonal ``bmm`` for the linear layer,
+  ``nn.Conv2d(groups=g)`` for convolutions, and for 1x1 convolutions also a
+  grouped broadcast ``matmul`` over pixels (:class:`GroupedConv1x1`).
 * Memory: peak resident-set growth (``VmHWM`` after resetting it through
   ``/proc/self/clear_refs``) of one fwd+bwd step, in a fresh subprocess with
   ``MALLOC_MMAP_THRESHOLD_=65536`` so freed buffers leave the process; the
@@ -117,6 +121,44 @@ class GroupedLinear(torch.nn.Module):
         return torch.bmm(xg, self.weight.transpose(1, 2)).transpose(0, 1).reshape(n, w) + self.bias
 
 
+class GroupedConv1x1(torch.nn.Module):
+    """The grouped-matmul peer of a 1x1 X-Conv2d: ``groups`` diagonal blocks over pixels.
+
+    ``x`` viewed as ``(N, groups, C/groups, H*W)`` times the weight ``(groups,
+    k, k)`` in one broadcast ``matmul``, in the NCHW layout: the same work as a
+    1x1 ``nn.Conv2d(groups=groups)``, without the grouped convolution's
+    overhead (it is the stronger of the two ceilings at this shape).
+    """
+
+    def __init__(self, channels: int, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+        k = channels // groups
+        self.weight = torch.nn.Parameter(torch.randn(groups, k, k) / k**0.5)
+        self.bias = torch.nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        xg = x.reshape(n, self.groups, c // self.groups, h * w)
+        y = torch.matmul(self.weight, xg).view(n, c, h, w)
+        return y + self.bias.view(1, c, 1, 1)
+
+
+#: Issue 14's fwd+bwd goals (speed-up over dense): (kind, width, batch, density, block) -> goal.
+GOALS: dict = {
+    ("linear", 4096, 512, 1 / 8, 64): 5.0,
+    ("linear", 4096, 512, 1 / 8, 32): 4.0,
+    ("conv1", 256, 32, 1 / 8, 32): 3.0,
+    ("conv3", 256, 32, 1 / 8, 32): 4.0,
+}
+
+
+def _goal_text(kind: str, r: dict) -> str:
+    width = r.get("width", r.get("channels"))
+    g = GOALS.get((kind, width, r["batch"], r["density"], r["block"]))
+    return f" goal >= {g:.0f}x" if g else ""
+
+
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm().clamp_min(1e-30))
 
@@ -199,8 +241,8 @@ def linear_line(r: dict) -> str:
         f"b={r['block']:3d} | gather fwd {r['gather_fwd']['min'] * 1e3:8.1f} ms  "
         f"fwd+bwd {r['gather_fwd_bwd']['min'] * 1e3:8.1f} ms | vs dense fwd "
         f"{fmt(_ratio(r, 'dense_fwd', 'gather_fwd'))} fwd+bwd "
-        f"{fmt(_ratio(r, 'dense_fwd_bwd', 'gather_fwd_bwd'))} | vs masked fwd+bwd "
-        f"{fmt(_ratio(r, 'masked_fwd_bwd', 'gather_fwd_bwd'))} | vs BSR fwd "
+        f"{fmt(_ratio(r, 'dense_fwd_bwd', 'gather_fwd_bwd'))}{_goal_text('linear', r)} | "
+        f"vs masked fwd+bwd {fmt(_ratio(r, 'masked_fwd_bwd', 'gather_fwd_bwd'))} | vs BSR fwd "
         f"{fmt(_ratio(r, 'bsr_fwd', 'gather_fwd'))} | grouped vs dense fwd+bwd "
         f"{fmt(_ratio(r, 'dense_fwd_bwd', 'grouped_fwd_bwd'))} (ideal "
         f"{1 / r['density']:.0f}x) | err {r['max_rel_err_vs_dense']:.1e}"
@@ -256,6 +298,8 @@ def bench_conv(quick: bool, reps: int, goal: bool = False, kernel: int = 3) -> l
             fns["masked_fwd_bwd"] = fwd_bwd(masked, x, gy)
         if block > 1:
             fns["grouped_fwd_bwd"] = fwd_bwd(grouped, x, gy)
+            if kernel == 1:
+                fns["grouped_mm_fwd_bwd"] = fwd_bwd(GroupedConv1x1(c, round(1 / density)), x, gy)
         rec.update(timeit(fns, r))
         out.append(rec)
         print(conv_line(rec), flush=True)
@@ -273,9 +317,16 @@ def conv_line(r: dict) -> str:
         f"{r['gather_fwd']['min'] * 1e3:8.1f} ms  "
         f"fwd+bwd {r['gather_fwd_bwd']['min'] * 1e3:8.1f} ms"
         f" | vs dense fwd {fmt(_ratio(r, 'dense_fwd', 'gather_fwd'))} fwd+bwd "
-        f"{fmt(_ratio(r, 'dense_fwd_bwd', 'gather_fwd_bwd'))} | vs masked fwd+bwd "
+        f"{fmt(_ratio(r, 'dense_fwd_bwd', 'gather_fwd_bwd'))}"
+        f"{_goal_text('conv1' if r['kernel'] == 1 else 'conv3', r)} | vs masked fwd+bwd "
         f"{fmt(_ratio(r, 'masked_fwd_bwd', 'gather_fwd_bwd'))} | grouped vs dense fwd+bwd "
-        f"{fmt(_ratio(r, 'dense_fwd_bwd', 'grouped_fwd_bwd'))} (ideal "
+        f"{fmt(_ratio(r, 'dense_fwd_bwd', 'grouped_fwd_bwd'))}"
+        + (
+            f" grouped-matmul {fmt(_ratio(r, 'dense_fwd_bwd', 'grouped_mm_fwd_bwd'))}"
+            if "grouped_mm_fwd_bwd" in r
+            else ""
+        )
+        + " (ideal "
         f"{1 / r['density']:.0f}x) | err {r['max_rel_err_vs_dense']:.1e}"
     )
 
@@ -379,7 +430,9 @@ def _goal(rec: dict | None, goal: float, **where) -> dict | None:
         "met": s is not None and s >= goal,
         "ideal": 1 / rec["density"],
         "grouped_ceiling": _ratio(rec, "dense_fwd_bwd", "grouped_fwd_bwd"),
+        "grouped_matmul_ceiling": _ratio(rec, "dense_fwd_bwd", "grouped_mm_fwd_bwd"),
         "vs_masked": _ratio(rec, "masked_fwd_bwd", "gather_fwd_bwd"),
+        "vs_grouped": _ratio(rec, "grouped_fwd_bwd", "gather_fwd_bwd"),
     }
 
 
@@ -475,10 +528,12 @@ def goal_lines(g: dict) -> list[str]:
         if "value" in v:
             ceil = v["grouped_ceiling"]
             ceil = "-" if ceil is None else f"{ceil:.2f}"
+            mm = v.get("grouped_matmul_ceiling")
+            mm = "" if mm is None else f", grouped matmul {mm:.2f}x"
             lines.append(
                 f"GOAL {k:24s} gather {v['value']:5.2f}x dense (goal >= {v['goal']}x, ideal "
                 f"{v['ideal']:.0f}x, grouped ceiling "
-                f"{ceil}x)"
+                f"{ceil}x{mm})"
                 f" {'MET' if v['met'] else 'NOT MET'}"
             )
         elif "worst" in v:

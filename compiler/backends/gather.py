@@ -5,12 +5,14 @@ Linear: the input's blocks are gathered with ``index_select`` into one
 Convolution: the input channels are gathered into ``(N, out_blocks*D*block, H,
 W)`` and convolved with a grouped convolution, ``groups = out_blocks``.  Both
 are custom autograd functions that do not keep the gathered tensor for the
-backward pass (it is gathered again); input gradients are formed by gathers
-too (:class:`GatherPlan`: no scatter, which is slow on the CPU), and both work
-in chunks so their working set stays near :data:`GATHER_CHUNK_ELEMENTS`
-(:data:`CONV_CHUNK_ELEMENTS`).  A 1x1 convolution is the linear layer over
-pixels and runs as broadcast block matmuls in the NCHW layout instead (no
-grouped convolution, no transpose).
+backward pass; input gradients are formed by gathers too (:class:`GatherPlan`:
+no scatter, which is slow on the CPU), and both work in chunks so their
+working set stays near :data:`GATHER_CHUNK_ELEMENTS` (:data:`CONV_CHUNK_ELEMENTS`).
+The linear layer's backward gathers only the output gradient, once, and uses
+it for both the input and the weight gradient.  A 1x1 convolution is the
+linear layer over pixels and runs as broadcast block matmuls in the NCHW
+layout instead (no grouped convolution, no transpose), in chunks of samples
+(:data:`CONV1X1_CHUNK_ELEMENTS`), with the same single-gather backward.
 
 The functions here trust their arguments; :mod:`compiler.functional` validates
 them first.
@@ -30,6 +32,7 @@ import torch.nn.functional as F
 __all__ = [
     "GATHER_CHUNK_ELEMENTS",
     "CONV_CHUNK_ELEMENTS",
+    "CONV1X1_CHUNK_ELEMENTS",
     "GatherPlan",
     "gather_plan",
     "xlinear",
@@ -113,13 +116,24 @@ def gather_plan(index: torch.Tensor, in_blocks: int) -> GatherPlan:
     )
 
 
-def _linear_budget(b: int) -> int:
-    """The linear gather's chunk budget: :data:`GATHER_CHUNK_ELEMENTS`, x4 for blocks >= 64.
+def _traced() -> bool:
+    """Whether torch is tracing (``torch.export``, ``torch.compile``) or recording autograd.
 
-    Measured at width 4096, batch 512, density 1/8 (2 threads): block 32 is
-    fastest at 2**19 elements, block 64 at 2**21 (fewer, larger ``bmm`` calls).
+    The forward passes then use functional ops; otherwise they write reused buffers
+    in place (``out=``), which tracing does not accept.
     """
-    return GATHER_CHUNK_ELEMENTS * (4 if b >= 64 else 1)
+    return torch.is_grad_enabled() or torch.compiler.is_compiling()
+
+
+def _linear_budget(b: int) -> int:
+    """The linear gather's chunk budget: :data:`GATHER_CHUNK_ELEMENTS`, x4 for blocks >= 32.
+
+    Measured at width 4096, batch 512, density 1/8 (2 threads), with the
+    gather buffer reused across chunks: blocks 32 and 64 are fastest at
+    2**20-2**21 elements (fewer, larger ``bmm`` calls), 25-40% faster than at
+    2**19 and than at 2**22 and beyond.
+    """
+    return GATHER_CHUNK_ELEMENTS * (4 if b >= 32 else 1)
 
 
 def _chunk(total: int, per_item: int, budget: int | None = None) -> int:
@@ -141,14 +155,19 @@ def _plan_chunks(groups, per_slot: int, budget: int | None = None):
 class _GatherLinear(torch.autograd.Function):
     """y = x W^T over the ELL graph; gathers per chunk of output blocks.
 
-    Layout: ``xT`` is the input transposed to ``(in_blocks, block*N)`` so that
+    Layout: ``xt`` is the input transposed to ``(in_blocks, block*N)`` so that
     one ``index_select`` on dim 0 copies whole contiguous rows; a chunk of ``c``
-    output blocks gathers ``(c*D, block*N)`` = ``(c, D*block, N)`` and one
-    ``bmm`` with the weight as ``(c, block, D*block)`` gives ``(c, block, N)``.
-    Backward: grad_w with one ``bmm`` per chunk against the re-gathered input;
-    grad_x by the :class:`GatherPlan`: per group of input blocks with ``t``
-    consumers, gather the ``t`` output-gradient blocks and weight blocks and
-    run one ``bmm`` (the sum over consumers happens inside the matmul).
+    output blocks gathers ``(c*D, block*N)`` = ``(c, D*block, N)`` into a
+    buffer reused across chunks, and one ``bmm`` writes ``(c, block, N)`` into
+    the transposed output, turned into ``(N, out)`` by one transpose at the
+    end.  ``xt`` is what is saved
+    for the backward pass (the same size as ``x``; it is not transposed again).
+    Backward, by the :class:`GatherPlan`: per group of input blocks with ``t``
+    consumers, gather the ``t`` output-gradient blocks of each (``(m, t*block,
+    N)``) once and use it twice: grad_x is one ``bmm`` with the ``t`` weight
+    blocks side by side (the sum over consumers happens inside the matmul),
+    grad_w one ``bmm`` with the group's own input blocks, written to the
+    weight's slots.  The input is never gathered again.
     """
 
     @staticmethod
@@ -159,56 +178,76 @@ class _GatherLinear(torch.autograd.Function):
         xt = x.t().contiguous().view(ib, b * n)
         wr = weight.transpose(1, 2).reshape(ob, b, d * b)
         flat = index.reshape(-1)
-        y = x.new_empty((n, ob, b))
+        yt = x.new_empty((ob, b, n))
         c = _chunk(ob, d * b * n, _linear_budget(b))
+        buf = None
         for s in range(0, ob, c):
             e = min(ob, s + c)
-            xg = xt.index_select(0, flat[s * d : e * d]).view(e - s, d * b, n)
-            y[:, s:e, :] = torch.bmm(wr[s:e], xg).permute(2, 0, 1)
-        y = y.view(n, ob * b)
+            if buf is None or buf.shape[0] != (e - s) * d:
+                buf = x.new_empty(((e - s) * d, b * n))
+            if _traced():  # export and compile trace functional ops only: no out=
+                g = torch.index_select(xt, 0, flat[s * d : e * d])
+                yt[s:e] = torch.bmm(wr[s:e], g.view(e - s, d * b, n))
+                continue
+            torch.index_select(xt, 0, flat[s * d : e * d], out=buf)
+            torch.bmm(wr[s:e], buf.view(e - s, d * b, n), out=yt[s:e])
+        del buf
+        y = yt.view(ob * b, n).t().contiguous()
+        del yt
         if bias is not None:
             y += bias
-        ctx.save_for_backward(x, weight, index, slots, owners, inverse)
+        ctx.save_for_backward(xt, weight, index, slots, owners, inverse)
         ctx.groups = groups
         ctx.has_bias = bias is not None
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        x, weight, index, slots, owners, inverse = ctx.saved_tensors
-        n, inp = x.shape
+        xt, weight, index, slots, owners, inverse = ctx.saved_tensors
         ob, d, b = weight.shape[0], weight.shape[1], weight.shape[2]
-        ib = inp // b
+        ib = xt.shape[0]
+        n = xt.shape[1] // b
         need_x, need_w, _, need_b = ctx.needs_input_grad[:4]
-        gt = gy.t().contiguous().view(ob, b, n)
         gx = gw = gb = None
-        if need_w:
-            xt = x.t().contiguous().view(ib, b * n)
+        if need_x or need_w:
+            rows = gy.t().contiguous().view(ob, b * n)
             flat = index.reshape(-1)
-            parts = []
-            c = _chunk(ob, d * b * n, _linear_budget(b))
-            for s in range(0, ob, c):
-                e = min(ob, s + c)
-                xg = xt.index_select(0, flat[s * d : e * d]).view(e - s, d * b, n)
-                parts.append(torch.bmm(gt[s:e], xg.transpose(1, 2)))
-            del xt, xg
-            gw = torch.cat(parts).view(ob, b, d, b).transpose(1, 2).contiguous()
-            del parts
-        if need_x:
-            rows = gt.view(ob, b * n)
             wslots = weight.reshape(ob * d, b, b)
-            outs = []
+            xb = xt.view(ib, b, n)
+            if need_x:
+                gxt = _zero_or_empty(xt, (ib, b, n), ctx.groups, ib)
+            if need_w:
+                gws = xt.new_empty((ob * d, b, b))
+            buf = None
             for s, m, t in _plan_chunks(ctx.groups, b * n, _linear_budget(b)):
-                g = rows.index_select(0, owners[s : s + m * t]).view(m, t * b, n)
-                w = wslots.index_select(0, slots[s : s + m * t]).view(m, t, b, b)
-                outs.append(torch.bmm(w.permute(0, 3, 1, 2).reshape(m, b, t * b), g))
-            outs.append(x.new_zeros((1, b, n)))
-            gxt = torch.cat(outs)
-            del outs, g, w
-            gx = gxt.index_select(0, inverse).view(inp, n).t().contiguous()
+                sl = slots[s : s + m * t]
+                if buf is None or buf.shape[0] != m * t:
+                    buf = xt.new_empty((m * t, b * n))
+                torch.index_select(rows, 0, owners[s : s + m * t], out=buf)
+                g = buf.view(m, t * b, n)
+                blocks = flat[sl[::t]]  # the group's input blocks, in plan order
+                if need_x:
+                    w = wslots.index_select(0, sl).view(m, t, b, b)  # (i, j) per slot
+                    w = w.permute(0, 3, 1, 2).reshape(m, b, t * b)  # W^T side by side
+                    gxt.index_copy_(0, blocks, torch.bmm(w, g))  # (m, b, N)
+                if need_w:
+                    xs = xb.index_select(0, blocks)  # (m, b, N)
+                    part = torch.bmm(g, xs.transpose(1, 2))  # (m, t*b, b)
+                    gws.index_copy_(0, sl, part.view(m * t, b, b))
+            del buf
+            if need_x:
+                gx = gxt.view(ib * b, n).t().contiguous()
+            if need_w:
+                gw = gws.view(weight.shape)
         if need_b and ctx.has_bias:
             gb = gy.sum(0)
         return gx, gw, None, gb, None, None, None, None
+
+
+def _zero_or_empty(like: torch.Tensor, shape, groups, in_blocks: int) -> torch.Tensor:
+    """A new gradient buffer: zeros when some input block feeds nothing (no group fills it)."""
+    used = sum(m for _, m, _ in groups)
+    return like.new_zeros(shape) if used < in_blocks else like.new_empty(shape)
 
 
 # ---------------------------------------------------------------------------
@@ -320,17 +359,28 @@ class _GatherConv2d(torch.autograd.Function):
 # ---------------------------------------------------------------------------
 # gather backend: 1x1 convolution (a block-sparse matmul over pixels)
 # ---------------------------------------------------------------------------
+#: Target size (elements) of the gathered operand of the 1x1 convolution per
+#: chunk of samples: 4 MiB of float32, so the gather buffer is reused from the
+#: heap (no fresh pages to fault in) and stays in cache for its matmul.
+CONV1X1_CHUNK_ELEMENTS: int = 1 << 20
+
+
 class _GatherConv1x1(torch.autograd.Function):
     """1x1 expander convolution as batched block matmuls in the NCHW layout.
 
     A 1x1 convolution is ``y[n, :, p] = W x[n, :, p]`` for every pixel ``p``:
     the linear layer over ``(N*H*W, C)``.  Working on ``x`` viewed as
-    ``(N, in_blocks, block, H*W)`` needs no transpose to or from NCHW: a chunk
-    of ``c`` output blocks gathers ``(N, c, D*block, H*W)`` and one broadcast
-    ``matmul`` with the weight ``(c, block, D*block)`` gives ``(N, c, block,
-    H*W)``.  grad_w: ``matmul(gy, xg^T)`` summed over ``N``; grad_x: the
-    :class:`GatherPlan`, as for the linear layer.  Stride and padding are
-    applied to ``x`` before (a 1x1 kernel reads one pixel).
+    ``(N, in_blocks, block, H*W)`` needs no transpose to or from NCHW.  The
+    batch is split into chunks of ``k`` samples (:data:`CONV1X1_CHUNK_ELEMENTS`):
+    a chunk gathers ``(k, out_blocks, D*block, H*W)`` into a reused buffer and
+    one broadcast ``matmul`` with the weight ``(out_blocks, block, D*block)``
+    writes ``(k, out_blocks, block, H*W)`` straight into the output.
+    Backward, per chunk, by the :class:`GatherPlan`: the output gradient is
+    gathered once per group of input blocks and used for both grad_x (one
+    matmul with the weight blocks side by side) and grad_w (one matmul with
+    the group's input blocks, summed over samples); the input is not
+    gathered again.  Stride and padding are applied to ``x`` before (a 1x1
+    kernel reads one pixel).
     """
 
     @staticmethod
@@ -343,26 +393,27 @@ class _GatherConv1x1(torch.autograd.Function):
         wr = weight[..., 0, 0].transpose(1, 2).reshape(ob, b, d * b)
         flat = index.reshape(-1)
         xv = x.view(n, ib, b * hw)
-        budget = max(CONV_CHUNK_ELEMENTS, n * ob * b * hw)
-        c = _chunk(ob, n * d * b * hw, budget)
-        if c >= ob:
-            xg = xv.index_select(1, flat).view(n, ob, d * b, hw)
-            y = torch.matmul(wr, xg)
-            del xg
-        else:
-            y = x.new_empty((n, ob, b, hw))
-            for s in range(0, ob, c):
-                e = min(ob, s + c)
-                xg = xv.index_select(1, flat[s * d : e * d]).view(n, e - s, d * b, hw)
-                y[:, s:e] = torch.matmul(wr[s:e], xg)
-                del xg
-        y = y.view(n, ob * b, h, w)
-        if bias is not None:
-            y += bias.view(1, -1, 1, 1)
+        y = x.new_empty((n, ob, b, hw))
+        k = _chunk(n, ob * d * b * hw, CONV1X1_CHUNK_ELEMENTS)
+        buf = bv = None
+        for s in range(0, n, k):
+            e = min(n, s + k)
+            if buf is None or buf.shape[0] != e - s:
+                buf = x.new_empty((e - s, ob * d, b * hw))
+                bv = buf.view(e - s, ob, d * b, hw)
+            if _traced():  # export and compile trace functional ops only: no out=
+                g = torch.index_select(xv[s:e], 1, flat).view(e - s, ob, d * b, hw)
+                y[s:e] = torch.matmul(wr, g)
+            else:
+                torch.index_select(xv[s:e], 1, flat, out=buf)
+                torch.matmul(wr, bv, out=y[s:e])
+            if bias is not None:
+                y[s:e] += bias.view(1, ob, b, 1)
+        del buf, bv
         ctx.save_for_backward(x, weight, index, slots, owners, inverse)
         ctx.groups = groups
         ctx.has_bias = bias is not None
-        return y
+        return y.view(n, ob * b, h, w)
 
     @staticmethod
     def backward(ctx, gy):
@@ -372,35 +423,66 @@ class _GatherConv1x1(torch.autograd.Function):
         ob, d, b = weight.shape[0], weight.shape[1], weight.shape[2]
         ib = cin // b
         need_x, need_w, _, need_b = ctx.needs_input_grad[:4]
+        need_b = bool(need_b and ctx.has_bias)
         gy = gy.contiguous()
-        g4 = gy.view(n, ob, b, hw)
-        budget = max(CONV_CHUNK_ELEMENTS, n * ob * b * hw)
         gx = gw = gb = None
-        if need_w:
-            flat = index.reshape(-1)
-            xv = x.view(n, ib, b * hw)
-            parts = []
-            c = _chunk(ob, n * d * b * hw, budget)
-            for s in range(0, ob, c):
-                e = min(ob, s + c)
-                xg = xv.index_select(1, flat[s * d : e * d]).view(n, e - s, d * b, hw)
-                parts.append(torch.matmul(g4[:, s:e], xg.transpose(2, 3)).sum(0))
-                del xg
-            gwr = parts[0] if len(parts) == 1 else torch.cat(parts)
-            gw = gwr.view(ob, b, d, b).transpose(1, 2).reshape(weight.shape).contiguous()
+        rows = gy.view(n, ob, b * hw)
+        flat = index.reshape(-1)
+        wslots = weight.reshape(ob * d, b, b)
+        xb = x.view(n, ib, b, hw)
+        groups = []  # per group: slots, owners, input blocks, first block if a run, W^T
+        for s, m, t in ctx.groups:
+            sl = slots[s : s + m * t]
+            blocks = flat[sl[::t]]  # the group's input blocks, in plan order
+            wt = wslots.index_select(0, sl).view(m, t, b, b)
+            wt = wt.permute(0, 3, 1, 2).reshape(m, b, t * b)
+            groups.append((sl, owners[s : s + m * t], blocks, _block_range(blocks), m, t, wt))
         if need_x:
-            rows = gy.view(n, ob, b * hw)
-            wslots = weight.reshape(ob * d, b, b)
-            outs = []
-            for s, m, t in _plan_chunks(ctx.groups, n * b * hw, budget):
-                g = rows.index_select(1, owners[s : s + m * t]).view(n, m, t * b, hw)
-                wt = wslots.index_select(0, slots[s : s + m * t]).view(m, t, b, b)
-                outs.append(torch.matmul(wt.permute(0, 3, 1, 2).reshape(m, b, t * b), g))
-            outs.append(x.new_zeros((n, 1, b, hw)))
-            gx = torch.cat(outs, 1).index_select(1, inverse).view(n, cin, h, w)
-        if need_b and ctx.has_bias:
-            gb = gy.sum((0, 2, 3))
+            gx = x.new_empty((n, ib, b, hw))
+            unused = torch.nonzero(inverse == sum(m for _, m, _ in ctx.groups)).flatten()
+            if unused.numel():
+                gx.index_fill_(1, unused, 0.0)
+        gws = [None] * len(groups)
+        k = _chunk(n, ob * d * b * hw, CONV1X1_CHUNK_ELEMENTS) if (need_x or need_w) else n
+        for s0 in range(0, n, k):
+            e0 = min(n, s0 + k)
+            if need_b:
+                part = gy[s0:e0].sum((0, 2, 3))
+                gb = part if gb is None else gb + part
+            if not (need_x or need_w):
+                continue
+            for i, (_sl, own, blocks, lo, m, t, wt) in enumerate(groups):
+                g = rows[s0:e0].index_select(1, own).view(e0 - s0, m, t * b, hw)
+                if need_x:
+                    if lo is None:
+                        gx[s0:e0].index_copy_(1, blocks, torch.matmul(wt, g))
+                    elif m == ib:
+                        torch.matmul(wt, g, out=gx[s0:e0])
+                    else:  # a run of blocks: contiguous per sample, written in place
+                        for j in range(e0 - s0):
+                            torch.bmm(wt, g[j], out=gx[s0 + j, lo : lo + m])
+                if need_w:
+                    xs = xb[s0:e0].index_select(1, blocks)  # contiguous (k, m, b, hw)
+                    part = torch.matmul(g, xs.transpose(2, 3)).sum(0)  # (m, t*b, b)
+                    gws[i] = part if gws[i] is None else gws[i].add_(part)
+                del g
+        if need_x:
+            gx = gx.view(n, cin, h, w)
+        if need_w:
+            gw = x.new_empty((ob * d, b, b))
+            for (sl, *_), part in zip(groups, gws):
+                gw.index_copy_(0, sl, part.reshape(-1, b, b))
+            gw = gw.view(weight.shape)
         return gx, gw, None, gb, None, None, None, None
+
+
+def _block_range(blocks: torch.Tensor) -> int | None:
+    """The first block if ``blocks`` is a run of consecutive ids (a view will do), else None."""
+    m = blocks.shape[0]
+    lo = int(blocks[0])
+    if m == 1 or bool((blocks == torch.arange(lo, lo + m, device=blocks.device)).all()):
+        return lo
+    return None
 
 
 def _conv1x1_input(x: torch.Tensor, stride, padding) -> torch.Tensor:

@@ -268,7 +268,9 @@ def test_torch_export_gather():
     x = torch.randn(2, 4, 4, 4)
     ep = torch.export.export(net, (x,), strict=False)
     targets = {str(n.target) for n in ep.graph.nodes if n.op == "call_function"}
-    assert "aten.index_select.default" in targets and "aten.bmm.default" in targets
+    # plain aten gathers and batched matmuls (the functional or the out= variant)
+    assert any(t.startswith("aten.index_select.") for t in targets), targets
+    assert any(t.startswith("aten.bmm.") for t in targets), targets
     x2 = torch.randn(2, 4, 4, 4)
     torch.testing.assert_close(ep.module()(x2), net(x2))
 
