@@ -38,12 +38,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+
+from machine import machine_info  # benchmarks/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "bench_spectral.json"
@@ -202,29 +203,6 @@ def run_worker(code: str, n: int, cap: float, tol: float) -> dict:
     return data
 
 
-def machine() -> dict:
-    import numpy
-    import scipy
-
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-        "load_average_at_start": os.getloadavg(),
-    }
-
-
 def fmt(r: dict) -> str:
     if r.get("status") == "ok":
         return f"{r['seconds']:.1f} s"
@@ -326,7 +304,7 @@ def main(argv=None) -> int:
                     results[key] = old[key]
         except ValueError:
             pass
-    results["machine"] = machine()
+    results["machine"] = machine_info()
     results["machine"]["note"] = (
         "2 shared cores: other engineers' jobs may run at the same time; see the load averages"
     )

@@ -50,6 +50,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from .functional import BACKENDS
 from .summary import fmt_shape, print_summary, ratio, summarize
 
 __all__ = ["main", "build_parser", "COMMANDS", "Command", "summarize", "flops"]
@@ -92,7 +93,7 @@ def _add_compile(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument(
         "--backend",
-        choices=("auto", "masked", "gather", "triton"),
+        choices=BACKENDS,
         default=None,
         help="backend for layers that do not name one (default: spec's, else gather)",
     )

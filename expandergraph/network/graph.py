@@ -70,6 +70,7 @@ import numpy as np
 
 from ..graph import BipartiteGraph
 from ..layered import LayeredGraph
+from ..report import first_line
 
 __all__ = ["Edge", "NetworkGraph", "EDGE_KINDS", "FORMAT"]
 
@@ -458,8 +459,7 @@ class NetworkGraph:
             for k, r in enumerate(header["edges"]):
                 net._load_edge(k, r, z)
         except (KeyError, ValueError, TypeError, IndexError, OSError, zipfile.BadZipFile) as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ValueError(f"{path}: cannot read network file ({text})") from None
+            raise ValueError(f"{path}: cannot read network file ({first_line(exc)})") from None
         if net.fingerprint != header["fingerprint"]:
             raise ValueError(f"{path}: network fingerprint mismatch (file corrupt)")
         return net
