@@ -125,6 +125,11 @@ def _geometry(raw: dict, where: str, kind: str, shape: tuple) -> tuple[dict, tup
     if padding == "same":
         if s != (1, 1):
             raise ValueError(f"{where}.padding: 'same' needs stride 1, got {raw.get('stride')}")
+        if any(d * (kk - 1) % 2 for kk, d in zip(k, dil)):
+            raise ValueError(
+                f"{where}.padding: 'same' needs an odd (dilated) kernel, got kernel_size "
+                f"{as_option(raw.get('kernel_size', 1))}"
+            )
         out_hw = (h, w)
     else:
         p = as_pair(0 if padding == "valid" else padding, f"{where}.padding", 0)
@@ -162,7 +167,7 @@ def _dropout(raw: dict, where: str, shape: tuple, out: int | None):
     p = as_number(raw.get("p", 0.5), f"{where}.p")
     if not 0 <= p < 1:
         raise ValueError(f"{where}.p: must be in [0, 1), got {p}")
-    return {"p": p}, shape
+    return {"p": p + 0.0}, shape  # -0.0 stored as 0.0
 
 
 def _pool(raw: dict, where: str, shape: tuple, out: int | None):
@@ -219,13 +224,19 @@ KINDS = tuple(NETWORK.kinds)
 
 
 def load_spec(source: str | Path | dict | Spec, input_shape=None) -> Spec:
-    """Read and validate a network spec (the format above); a :class:`Spec` passes through.
+    """Read and validate a network spec (the format above); a network :class:`Spec` passes through.
 
     ``input_shape`` (an int or ``[C, H, W]``) replaces the spec's ``input``, every
     shape re-resolved (e.g. another image size).  Errors are one-line ``ValueError``
     starting with the location, as in :func:`expandergraph.spec.load_spec`.
     """
-    spec = source if isinstance(source, Spec) else _load_graph_spec(source, NETWORK)
+    if isinstance(source, Spec):
+        # a Spec read in another vocabulary (a graph spec) is read again as a network spec
+        spec = (
+            source if source.vocabulary == NETWORK.name else _load_graph_spec(source.raw, NETWORK)
+        )
+    else:
+        spec = _load_graph_spec(source, NETWORK)
     if input_shape is not None:
         spec = spec.with_input(input_shape, NETWORK)
     return spec

@@ -24,7 +24,28 @@ import math
 
 import numpy as np
 
-__all__ = ["is_int", "as_int", "as_number", "as_pair", "as_choice", "as_option"]
+__all__ = ["is_int", "as_int", "as_number", "as_pair", "as_choice", "as_option", "shown"]
+
+#: integers of more bits than this are refused (no width, degree or seed needs them,
+#: and Python cannot print one of over 4300 digits in a message)
+MAX_INT_BITS = 256
+_SHOWN_CHARS = 80
+
+
+def shown(value) -> str:
+    """``repr(value)`` for an error message: one line, at most about 80 characters.
+
+    >>> shown(2**300), shown(list(range(100)))
+    ('an integer of 301 bits', '[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 1...')
+    """
+    if is_int(value) and int(value).bit_length() > MAX_INT_BITS:
+        return f"an integer of {int(value).bit_length()} bits"
+    try:
+        text = repr(value)
+    except ValueError:  # a container holding an integer too long to print
+        return f"a {type(value).__name__} holding an integer too large to print"
+    text = text.replace("\n", " ")
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 20] + "..."
 
 
 def is_int(x) -> bool:
@@ -39,7 +60,9 @@ def is_int(x) -> bool:
 def as_int(value, where: str, lo: int = 1) -> int:
     """``value`` as an integer ``>= lo`` (default: positive)."""
     if not is_int(value):
-        raise ValueError(f"{where}: must be an integer, got {value!r}")
+        raise ValueError(f"{where}: must be an integer, got {shown(value)}")
+    if int(value).bit_length() > MAX_INT_BITS:
+        raise ValueError(f"{where}: must be below 2**{MAX_INT_BITS}, got {shown(value)}")
     if value < lo:
         rule = "positive" if lo == 1 else f">= {lo}"
         raise ValueError(f"{where}: must be {rule}, got {value}")
@@ -48,9 +71,17 @@ def as_int(value, where: str, lo: int = 1) -> int:
 
 def as_number(value, where: str) -> float:
     """``value`` as a finite float (ints accepted, booleans and NaN/inf refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{where}: must be a finite number, got {value!r}")
-    return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{where}: must be a finite number, got {shown(value)}")
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(
+            f"{where}: must be a finite number, got an integer too large for a float"
+        ) from None
+    if not math.isfinite(x):
+        raise ValueError(f"{where}: must be a finite number, got {shown(value)}")
+    return x
 
 
 def as_pair(value, where: str, lo: int) -> tuple[int, int]:
@@ -60,13 +91,13 @@ def as_pair(value, where: str, lo: int) -> tuple[int, int]:
         return (v, v)
     if isinstance(value, (list, tuple)) and len(value) == 2:
         return (as_int(value[0], where, lo), as_int(value[1], where, lo))
-    raise ValueError(f"{where}: must be an integer or an [h, w] pair, got {value!r}")
+    raise ValueError(f"{where}: must be an integer or an [h, w] pair, got {shown(value)}")
 
 
 def as_choice(value, where: str, choices: tuple[str, ...]) -> str:
     """``value`` if it is one of the strings ``choices``."""
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{where}: must be one of {', '.join(choices)}, got {value!r}")
+        raise ValueError(f"{where}: must be one of {', '.join(choices)}, got {shown(value)}")
     return value
 
 

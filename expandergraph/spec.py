@@ -62,7 +62,8 @@ Rules and stated defaults:
 * The degree ``D`` counts input *nodes* per output node.  Exactly one of
   ``degree`` (``1 <= D <= in``), ``density`` (``0 < x <= 1``, ``D = floor(x * in)``)
   or ``compression`` (``c >= 1``, ``D = floor(in / c)``, the reference code's rule)
-  is given (:func:`expandergraph.degree.degree_for`); ``dense`` takes none
+  is given (:func:`expandergraph.degree.degree_for`; ``density``/``compression``
+  may be an exact ``"a/b"`` string, e.g. ``density: 1/8``); ``dense`` takes none
   (``D = in``).  ``D >= 1`` always.
 * ``block`` (default 1) must divide ``in``, ``out`` and ``D``: the layer is built
   on ``in/block -> out/block`` blocks with block degree ``D/block`` and expanded
@@ -81,14 +82,17 @@ Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018 §3
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 from .construct import LAYER_GRAPHS
 from .construct import layer_graph as _build_layer_graph
-from .fields import as_int, as_number, is_int
+from .degree import as_fraction, degree_for
+from .fields import MAX_INT_BITS, as_int, as_number, is_int, shown
 from .graph import BipartiteGraph
 from .layered import LayeredGraph
 from .limits import SizeLimitError, check_bytes
@@ -287,10 +291,17 @@ class Spec:
 
     def with_input(self, shape: tuple[int, ...] | int, vocabulary: Vocabulary) -> Spec:
         """The same spec with another ``input`` (:meth:`with_keys`); ``self`` if it is equal."""
-        shape = (shape,) if is_int(shape) else tuple(shape)
+        if is_int(shape):
+            value = int(shape)
+            shape = (value,)
+        elif isinstance(shape, (list, tuple)):
+            value = shape[0] if len(shape) == 1 and is_int(shape[0]) else list(shape)
+            shape = tuple(shape)
+        else:  # refused by the reader with the ``input`` message
+            value = shape
         if shape == self.input:
             return self
-        return self.with_keys(vocabulary, input=shape[0] if len(shape) == 1 else list(shape))
+        return self.with_keys(vocabulary, input=value)
 
 
 # -- validation --------------------------------------------------------------------
@@ -298,16 +309,19 @@ class Spec:
 
 def _input_shape(value, vocab: Vocabulary) -> tuple[int, ...]:
     if vocab.spatial:
-        msg = f"input: must be a positive integer or [C, H, W], got {value!r}"
+        msg = f"input: must be a positive integer or [C, H, W], got {shown(value)}"
     else:
-        msg = f"input: must be a positive integer (the {vocab.name}'s input width), got {value!r}"
+        msg = (
+            f"input: must be a positive integer (the {vocab.name}'s input width), "
+            f"got {shown(value)}"
+        )
     if is_int(value):
-        if value < 1:
+        if value < 1 or int(value).bit_length() > MAX_INT_BITS:
             raise ValueError(msg)
         return (int(value),)
     lengths = (1, 3) if vocab.spatial else (1,)
     if isinstance(value, (list, tuple)) and len(value) in (1, 3):
-        if all(is_int(v) and v >= 1 for v in value):
+        if all(is_int(v) and 1 <= v and int(v).bit_length() <= MAX_INT_BITS for v in value):
             if len(value) in lengths:
                 return tuple(int(v) for v in value)
             raise ValueError(
@@ -333,11 +347,11 @@ def _resolve_degree(raw: dict, where: str, graph: str, width: int) -> int:
         return width
     if not given:
         raise ValueError(f"{where}: give one of degree, density, compression")
-    from .degree import degree_for
-
     key = given[0]
     if key == "degree":
         value = as_int(raw["degree"], f"{where}.degree")
+    elif isinstance(raw[key], (str, Fraction)):  # "1/8": exact, as degree_for reads it
+        value = as_fraction(raw[key], f"{where}.{key}")
     else:
         value = as_number(raw[key], f"{where}.{key}")
     return degree_for(width, where=where, **{key: value})
@@ -438,12 +452,12 @@ class _Reader:
         all_keys = vocab.layer_keys
         for key in raw:
             if key not in all_keys:
-                raise ValueError(f"{where}: unknown key {key!r}")
+                raise ValueError(f"{where}: unknown key {shown(key)}")
         kind = raw.get("kind", "linear")
         if not isinstance(kind, str) or kind not in vocab.kinds:
             hint = f"; {vocab.hint}" if vocab.hint else ""
             raise ValueError(
-                f"{where}.kind: unknown kind {kind!r} (known: {', '.join(vocab.kinds)}){hint}"
+                f"{where}.kind: unknown kind {shown(kind)} (known: {', '.join(vocab.kinds)}){hint}"
             )
         spec_kind = vocab.kinds[kind]
         role = spec_kind.role
@@ -507,7 +521,7 @@ class _Reader:
         graph = raw.get("graph", "random-bipartite")
         if not isinstance(graph, str) or graph not in GRAPHS:
             raise ValueError(
-                f"{where}.graph: unknown construction {graph!r} (known: {', '.join(GRAPHS)})"
+                f"{where}.graph: unknown construction {shown(graph)} (known: {', '.join(GRAPHS)})"
             )
         block = as_int(raw.get("block", 1), f"{where}.block")
         if width % block or out % block:
@@ -569,7 +583,8 @@ def load_spec(source: str | Path | dict, vocabulary: Vocabulary | None = None) -
     top_keys = _BASE_TOP_KEYS + vocab.top_keys
     for key in raw:
         if key not in top_keys:
-            raise ValueError(f"spec: unknown key {key!r} (known: {', '.join(top_keys)})")
+            hint = f"; {vocab.hint}" if vocab.hint else ""
+            raise ValueError(f"spec: unknown key {shown(key)} (known: {', '.join(top_keys)}){hint}")
     if "input" not in raw:
         what = "a positive integer or [C, H, W]" if vocab.spatial else "a positive integer"
         raise ValueError(f"input: required ({what})")
@@ -577,7 +592,7 @@ def load_spec(source: str | Path | dict, vocabulary: Vocabulary | None = None) -
     seed = as_int(raw.get("seed", 0), "seed", 0)
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
-        raise ValueError(f"name: must be a string, got {name!r}")
+        raise ValueError(f"name: must be a string, got {shown(name)}")
     options = vocab.check_top(raw) if vocab.check_top is not None else {}
     if "certify" in raw:
         _certify_block(raw["certify"])
@@ -593,7 +608,8 @@ def load_spec(source: str | Path | dict, vocabulary: Vocabulary | None = None) -
         out.append(layer)
         shape = layer.out_shape
     inp = _input_shape(raw["input"], vocab)
-    return Spec(inp, tuple(out), seed, name, raw, options, vocab.name)
+    # the spec keeps its own copy: changing the caller's mapping later changes nothing
+    return Spec(inp, tuple(out), seed, name, copy.deepcopy(raw), options, vocab.name)
 
 
 #: parameters a ``certify`` mapping may set (see :func:`expandergraph.certify.certify`
@@ -601,17 +617,36 @@ def load_spec(source: str | Path | dict, vocabulary: Vocabulary | None = None) -
 CERTIFY_PARAMS = ("alpha_max", "rho", "delta", "kappa", "sigma", "eps_max")
 
 
+#: the range of each certify parameter (those of certify and certify_layered)
+_CERTIFY_RANGES = {
+    "alpha_max": (lambda v: v > 0, lambda v: v < 1, "in (0, 1)"),
+    "rho": (lambda v: v > 0, lambda v: v <= 1, "in (0, 1]"),
+    "delta": (lambda v: v > 0, lambda v: v < 1, "in (0, 1)"),
+    "kappa": (lambda v: v >= 1, lambda v: v < math.inf, "a finite number >= 1"),
+    "sigma": (lambda v: v > 0, lambda v: v <= 1, "in (0, 1]"),
+    "eps_max": (lambda v: v > 0, lambda v: v < math.inf, "a positive finite number"),
+}
+
+
 def _certify_block(c) -> None:
     """``certify``: a list of check names, or ``{checks: [...], alpha_max: ..., ...}``."""
     if isinstance(c, dict):
-        unknown = sorted(set(c) - set(CERTIFY_PARAMS) - {"checks"})
+        unknown = [k for k in c if k not in CERTIFY_PARAMS and k != "checks"]
         if unknown:
+            k = unknown[0]
+            name = k if isinstance(k, str) and k.isidentifier() else shown(k)
             raise ValueError(
-                f"certify.{unknown[0]}: unknown key (known: checks, {', '.join(CERTIFY_PARAMS)})"
+                f"certify.{name}: unknown key (known: checks, {', '.join(CERTIFY_PARAMS)})"
             )
         for k in CERTIFY_PARAMS:
-            if k in c and (isinstance(c[k], bool) or not isinstance(c[k], (int, float))):
-                raise ValueError(f"certify.{k}: must be a number, got {c[k]!r}")
+            if k not in c:
+                continue
+            v = c[k]
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"certify.{k}: must be a number, got {shown(v)}")
+            lo, hi, rule = _CERTIFY_RANGES[k]
+            if not (lo(v) and hi(v)):
+                raise ValueError(f"certify.{k}: must be {rule}, got {shown(v)}")
         if "checks" in c:
             _certify_names(c["checks"], "certify.checks")
         return
@@ -620,7 +655,7 @@ def _certify_block(c) -> None:
 
 def _certify_names(c, where: str) -> None:
     if not isinstance(c, list) or not all(isinstance(x, str) and x.strip() for x in c):
-        raise ValueError(f"{where}: must be a list of check names, got {c!r}")
+        raise ValueError(f"{where}: must be a list of check names, got {shown(c)}")
 
 
 # -- building graphs ---------------------------------------------------------------

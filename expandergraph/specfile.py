@@ -102,6 +102,10 @@ def _parse_text(path: Path, text: str) -> Any:
             return json.loads(text, object_pairs_hook=pairs)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: malformed JSON (line {exc.lineno}: {exc.msg})") from None
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            if str(exc).startswith(f"{path}:"):  # a duplicate key, already located
+                raise
+            raise ValueError(f"{path}: malformed JSON ({exc})") from None
     import yaml
 
     try:

@@ -40,7 +40,7 @@ def test_graph_vocabulary_is_structure_only():
         ),
         (
             {"input": 8, "backend": "gather", "layers": [{"out": 8, "degree": 2}]},
-            r"^spec: unknown key 'backend'",
+            r"^spec: unknown key 'backend' .*; .*xnet certify FILE",
         ),
         (
             {"input": 8, "layers": [{"out": 8, "degree": 2, "bias": False}]},
@@ -129,3 +129,12 @@ def test_input_override_rereads_shapes_once():
     other = spec.with_input((1, 10, 10), NETWORK)
     assert other.layers[1].out_shape == (4 * 8 * 8,) and other.input == (1, 10, 10)
     assert spec.with_input((1, 8, 8), NETWORK) is spec
+
+
+def test_a_loaded_spec_keeps_its_own_copy():
+    raw = {"input": 8, "certify": ["degrees"], "layers": [{"out": 8, "degree": 2}]}
+    spec = load_spec(raw)
+    raw["certify"].append("spectrum")
+    raw["layers"][0]["degree"] = 4
+    assert spec.certify == ("degrees",) and spec.raw["layers"][0]["degree"] == 2
+    assert spec.layers[0].degree == 2
