@@ -89,9 +89,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from . import degree as degree_rule  # looked up at call time: one rule, patchable in tests
 from .construct import LAYER_GRAPHS
 from .construct import layer_graph as _build_layer_graph
-from .degree import as_fraction, degree_for
 from .fields import MAX_INT_BITS, as_int, as_number, is_int, shown
 from .graph import BipartiteGraph
 from .layered import LayeredGraph
@@ -351,10 +351,10 @@ def _resolve_degree(raw: dict, where: str, graph: str, width: int) -> int:
     if key == "degree":
         value = as_int(raw["degree"], f"{where}.degree")
     elif isinstance(raw[key], (str, Fraction)):  # "1/8": exact, as degree_for reads it
-        value = as_fraction(raw[key], f"{where}.{key}")
+        value = degree_rule.as_fraction(raw[key], f"{where}.{key}")
     else:
         value = as_number(raw[key], f"{where}.{key}")
-    return degree_for(width, where=where, **{key: value})
+    return degree_rule.degree_for(width, where=where, **{key: value})
 
 
 def _check_construction(where: str, graph: str, width: int, out: int, d: int, block: int) -> None:
