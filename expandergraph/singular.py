@@ -184,6 +184,7 @@ def bipartite_singular_values(
                 seed=seed,
                 want_bot=False,
                 store_budget=store_budget,
+                threads=fwd.threads,
             )
             steps += perron.steps
             converged &= perron.converged
@@ -207,6 +208,7 @@ def bipartite_singular_values(
                 want_bot=False,
                 progress=progress,
                 store_budget=store_budget,
+                threads=fwd.threads,
             )
             steps += ends.steps
             sigma_2, r2 = _triplet(k_mat, ends.x_top)

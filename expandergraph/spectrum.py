@@ -426,6 +426,7 @@ def _lanczos_spectrum(
             want_bot=False,
             fast=fast,
             store_budget=store_budget,
+            threads=mv.threads,
         )
         steps += perron.steps
         converged &= perron.converged
@@ -458,6 +459,7 @@ def _lanczos_spectrum(
         progress=progress,
         fast=fast,
         store_budget=store_budget,
+        threads=mv.threads,
     )
     steps += ends.steps
     converged &= ends.converged

@@ -554,3 +554,26 @@ def test_stored_basis_saves_pass_two_and_keeps_the_numbers():
     # pass two regenerates what was not kept: steps - 1 products fewer when all are kept
     assert base.matvecs - runs[None].matvecs == base.iterations - 1
     assert base.matvecs - runs[40 * 8 * g.n].matvecs == 40 - 1
+
+
+def test_basis_rows_and_threaded_combination_match_numpy():
+    from expandergraph.lanczos import _basis, _combine
+
+    rng = np.random.default_rng(3)
+    rows = _basis(5, 70_000)  # lazily faulted rows: writable, float64, the shape asked for
+    assert rows.shape == (5, 70_000) and rows.dtype == np.float64 and rows.flags.writeable
+    rows[:] = rng.standard_normal(rows.shape)
+    coef = rng.standard_normal((2, 5))
+    for threads in (1, 2, 3):  # above the size where the columns are split over threads
+        out = np.ones((2, 70_000))
+        _combine(coef, rows, out, threads)
+        np.testing.assert_allclose(out, 1.0 + coef @ np.asarray(rows), rtol=0, atol=1e-12)
+
+
+def test_lanczos_numbers_do_not_depend_on_the_threads():
+    g = permutation_regular(70_000, 4, 1)  # large enough for threaded products and combinations
+    one, two = (adjacency_spectrum(g, tol=1e-7, threads=t) for t in (1, 2))
+    assert one.iterations == two.iterations
+    assert one.lambda_2 == pytest.approx(two.lambda_2, abs=1e-12)
+    assert one.lambda_min == pytest.approx(two.lambda_min, abs=1e-12)
+    assert one.residual_2 <= 1e-7 and two.residual_2 <= 1e-7
