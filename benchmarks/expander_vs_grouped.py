@@ -369,7 +369,8 @@ def run_grid(args, train: Dataset, test: Dataset, data: dict) -> dict:
                 "val_curve": [r["val_acc"] for r in hist],
                 "params": count(model, shape)["params"] - _masked_out(model),
                 "flops": flops,
-                "throughput": statistics.fmean(r["throughput"] for r in hist),
+                # the median epoch: robust to an epoch slowed by another job
+                "throughput": statistics.median(r["throughput"] for r in hist),
                 "seconds": time.perf_counter() - t0,
                 "load_avg_1min": [load0, os.getloadavg()[0]],
                 **info,
@@ -495,7 +496,31 @@ def plot(record: dict, stem: Path) -> list[Path]:
         fig.savefig(path, dpi=110)
         plt.close(fig)
         paths.append(path)
+    paths.append(_plot_curves(record, stem, plt))
     return paths
+
+
+def _plot_curves(record: dict, stem: Path, plt) -> Path:
+    """Validation accuracy per epoch, mean over seeds, one line per cell: the plateau."""
+    cells: dict[tuple, list[list[float]]] = {}
+    for r in record.get("runs", {}).values():
+        if r.get("done") and r.get("val_curve"):
+            cells.setdefault((r["variant"], r["density"]), []).append(r["val_curve"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (v, d), curves in sorted(cells.items(), key=lambda kv: (str(kv[0][1]), kv[0][0])):
+        m = min(len(c) for c in curves)
+        mean = [100 * statistics.fmean(c[i] for c in curves) for i in range(m)]
+        ls = "-" if d in (None, "1/8") else "--"
+        ax.plot(range(1, m + 1), mean, ls, label=f"{v} {d or ''} (n={len(curves)})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy (%), mean over seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    path = stem.parent / f"{stem.name}_curves.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

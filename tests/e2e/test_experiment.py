@@ -177,3 +177,31 @@ def test_interrupted_run_resumes_from_checkpoint(tmp_path):
     (tmp_path / "fresh").mkdir()
     (full,) = evg.run_grid(fresh, train, test, data)["runs"].values()
     assert full["val_curve"] == resumed["val_curve"]
+
+
+def test_plots_include_the_epoch_curves(tmp_path):
+    runs = {
+        f"r{seed}{v}": {
+            "variant": v,
+            "density": "1/8",
+            "seed": seed,
+            "done": True,
+            "test_acc": 0.9,
+            "flops": 10,
+            "params": 5,
+            "throughput": 1.0,
+            "status": "passed",
+            "val_curve": [0.5 + 0.1 * seed, 0.7, 0.8],
+            "certificate": {"reach_fraction": 1.0, "mixing_depth": 3},
+        }
+        for seed in range(2)
+        for v in ("x-biregular", "grouped")
+    }
+    record = {"runs": runs}
+    record["summary"], record["paired"] = evg.summarize(list(runs.values()))
+    paths = evg.plot(record, tmp_path / "exp")
+    names = sorted(p.name for p in paths)
+    assert names == sorted(
+        f"exp_{k}.png" for k in ("density", "flops", "reach", "mixing_depth", "curves")
+    )
+    assert all(p.stat().st_size > 1000 for p in paths)
