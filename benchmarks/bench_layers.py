@@ -473,6 +473,9 @@ def auto_grid() -> list[tuple[str, int, int, float, int]]:
     grid = [("linear", 1024, 256, d, b) for d in (1 / 2, 1 / 4, 1 / 8) for b in (1, 4, 8, 16)]
     grid += [("conv1", 128, 16, d, b) for d in (1 / 2, 1 / 8) for b in (1, 4, 8, 16)]
     grid += [("conv3", 128, 16, d, b) for d in (1 / 2, 1 / 8) for b in (1, 4, 8, 16)]
+    # past the thresholds: block 32 (1x1 conv) and a 3x3 conv at density 1/4
+    grid += [("linear", 1024, 256, 1 / 8, 32), ("conv1", 256, 16, 1 / 8, 32)]
+    grid += [("conv3", 128, 16, 1 / 4, b) for b in (8, 16)]
     return grid
 
 
@@ -506,7 +509,7 @@ def bench_auto(reps: int) -> list[dict]:
             "gather_fwd_bwd": t["gather"],
             "masked_fwd_bwd": t["masked"],
             "fastest": fastest,
-            "auto": XF.auto_backend(width, block, layers["gather"].degree, device="cpu"),
+            "auto": layers["gather"].auto_backend(),
         }
         # a near tie (within 10%) is no wrong choice on a shared machine
         slower = t[rec["auto"]]["min"] / t[fastest]["min"]
@@ -583,9 +586,11 @@ def main(argv=None) -> int:
             "gather_chunk_elements": XF.GATHER_CHUNK_ELEMENTS,
             "conv_chunk_elements": XF.CONV_CHUNK_ELEMENTS,
             "auto_rule": {
-                "min_block": XF.AUTO_MIN_BLOCK,
-                "max_density": XF.AUTO_MAX_DENSITY,
-                "rule": "gather if block >= min_block and density <= max_density, else masked",
+                "per_kind": {
+                    k: {"min_block": v[0], "max_density": v[1]} for k, v in XF.AUTO_RULE.items()
+                },
+                "rule": "gather if block >= min_block and density <= max_density of the "
+                "layer's kind (linear, conv1x1, conv), else masked",
             },
             "seconds": round(time.time() - start, 1),
             "linear": linear,

@@ -30,6 +30,9 @@ Reference: Prabhu, Varma and Namboodiri, "Deep Expander Networks", ECCV 2018,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import torch
 
 from .backends import gather as _gather
@@ -46,8 +49,8 @@ __all__ = [
     "check_backend",
     "check_width",
     "auto_backend",
-    "AUTO_MIN_BLOCK",
-    "AUTO_MAX_DENSITY",
+    "AUTO_RULE",
+    "auto_kind",
     # defined elsewhere, importable from here as before
     "GATHER_CHUNK_ELEMENTS",
     "CONV_CHUNK_ELEMENTS",
@@ -62,15 +65,26 @@ __all__ = [
 BACKENDS: tuple[str, ...] = ("auto", "masked", "gather", "triton")
 
 
-#: The ``auto`` rule on the CPU: ``gather`` when the layer's block is at least
-#: this many nodes (channels) and its density ``D / in`` is at most
-#: :data:`AUTO_MAX_DENSITY`; ``masked`` (dense math) otherwise.  Measured with
-#: ``benchmarks/bench_layers.py --only auto`` (2 threads, fwd+bwd): see
-#: :func:`auto_backend`.
-AUTO_MIN_BLOCK: int = 8
+#: The ``auto`` rule on the CPU, per layer kind: ``(least block, largest density)``
+#: for which ``gather`` is picked; ``masked`` (dense math) otherwise.  Measured with
+#: ``benchmarks/bench_layers.py --only auto`` (2 threads, fwd+bwd) on two machines
+#: (an Intel Xeon with AVX-512 and an AMD EPYC): see :func:`auto_backend`.
+AUTO_RULE: Mapping[str, tuple[int, float]] = MappingProxyType(
+    {"linear": (16, 1 / 8), "conv1x1": (32, 1 / 8), "conv": (8, 1 / 4)}
+)
 
-#: See :data:`AUTO_MIN_BLOCK`.
-AUTO_MAX_DENSITY: float = 0.25
+
+def auto_kind(kernel_size: tuple[int, int] | None) -> str:
+    """The :data:`AUTO_RULE` kind of a layer: ``"linear"`` (no kernel), ``"conv1x1"`` or ``"conv"``.
+
+    Examples
+    --------
+    >>> auto_kind(None), auto_kind((1, 1)), auto_kind((3, 3))
+    ('linear', 'conv1x1', 'conv')
+    """
+    if kernel_size is None:
+        return "linear"
+    return "conv1x1" if tuple(kernel_size) == (1, 1) else "conv"
 
 
 def auto_backend(
@@ -78,6 +92,7 @@ def auto_backend(
     block: int,
     degree: int,
     *,
+    kernel_size: tuple[int, int] | None = None,
     device: str | torch.device | None = None,
     triton_available: bool | None = None,
 ) -> str:
@@ -86,16 +101,22 @@ def auto_backend(
     * CUDA device (``device``, default: CUDA if available) with
       the Triton kernels available (:func:`compiler.kernels.triton_available`):
       ``"triton"``.
-    * Otherwise (CPU): ``"gather"`` when ``block >= AUTO_MIN_BLOCK`` and the
-      density ``degree / in_width <= AUTO_MAX_DENSITY``; else ``"masked"``.
-      Why: gather does ``density`` of the dense work, but in ``block x
-      block`` matmuls with an extra gather pass; below block 8 those matmuls
-      are memory-bound and gather is slower than the dense (masked) layer
-      (block 1: 0.2-0.6x dense), and above density 1/4 the saved work does
-      not pay for the gathers.  The thresholds come from the calibration
-      sweep of ``benchmarks/bench_layers.py --only auto`` (linear, 3x3 and
-      1x1 convolutions, blocks 1-32, densities 1/2-1/16), recorded in
-      ``benchmarks/results/bench_layers.json`` under ``"auto"``.
+    * Otherwise (CPU): ``"gather"`` when ``block >= least`` and the density
+      ``degree / in_width <= largest`` for the layer's kind in
+      :data:`AUTO_RULE` (``kernel_size`` ``None`` for a linear layer):
+      linear block >= 16 at density <= 1/8, 1x1 convolution block >= 32 at
+      density <= 1/8, a larger kernel block >= 8 at density <= 1/4; else
+      ``"masked"``.  Why: gather does ``density`` of the dense work, but in
+      ``block x block`` matmuls with an extra gather pass; small blocks make
+      those matmuls memory-bound (block 1: 0.1-0.2x the masked layer), and at
+      density 1/4 and above the saved work does not pay for the gathers
+      except for a spatial kernel, whose ``kh*kw`` taps reuse each gathered
+      channel.  The thresholds come from the calibration sweep of
+      ``benchmarks/bench_layers.py --only auto`` (linear, 3x3 and 1x1
+      convolutions, blocks 1-16, densities 1/2-1/8, and the block-32/64 goal
+      shapes), recorded in ``benchmarks/results/bench_layers.json`` under
+      ``"auto"``: every shape of both machines' sweeps is picked right or
+      within 10% of the faster backend.
 
     The rule depends only on the layer's shape, so it is fixed when the layer
     is built (``masked`` and the others store the weight differently).
@@ -105,6 +126,8 @@ def auto_backend(
     >>> auto_backend(4096, 32, 512, device="cpu")
     'gather'
     >>> auto_backend(4096, 1, 512, device="cpu")
+    'masked'
+    >>> auto_backend(128, 16, 16, kernel_size=(1, 1), device="cpu")  # a small 1x1 conv
     'masked'
     >>> auto_backend(64, 16, 64, device="cpu")  # a dense graph
     'masked'
@@ -116,7 +139,8 @@ def auto_backend(
             triton_available = _triton.available()
         if triton_available:
             return "triton"
-    if block >= AUTO_MIN_BLOCK and degree <= AUTO_MAX_DENSITY * in_width:
+    least, largest = AUTO_RULE[auto_kind(kernel_size)]
+    if block >= least and degree <= largest * in_width:
         return "gather"
     return "masked"
 
@@ -206,10 +230,10 @@ def _check_tables(weight: torch.Tensor, index: torch.Tensor, block: int | None, 
     return ob, d, b
 
 
-def _resolve(backend: str, x: torch.Tensor, inp: int, b: int, d: int, who: str) -> str:
+def _resolve(backend, x: torch.Tensor, inp: int, b: int, d: int, who: str, kernel=None) -> str:
     check_backend(backend, who)
     if backend == "auto":
-        return auto_backend(inp, b, d * b, device=x.device)
+        return auto_backend(inp, b, d * b, kernel_size=kernel, device=x.device)
     return backend
 
 
@@ -324,7 +348,7 @@ def xconv2d(
         raise ValueError(f"x: {cin} channels is not a multiple of block {b}")
     if expected is None:
         _check_index_range(index, cin, b, "xconv2d")
-    backend = _resolve(backend, x, cin, b, d, "xconv2d")
+    backend = _resolve(backend, x, cin, b, d, "xconv2d", tuple(weight.shape[4:6]))
     conv = (stride, padding, dilation)
     if backend == "masked":
         return _masked.xconv2d(x, weight, index, bias, *conv)

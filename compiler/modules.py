@@ -299,7 +299,8 @@ class XLayer(nn.Module):
         >>> XLinear(4096, 4096, density=1 / 8).auto_backend()  # block 1
         'masked'
         """
-        return XF.auto_backend(self.in_width, self.block, self.degree)
+        kernel = self.kernel_size if isinstance(self, XConv2d) else None
+        return XF.auto_backend(self.in_width, self.block, self.degree, kernel_size=kernel)
 
     # -- forward helpers -------------------------------------------------------
     def _masked_weight(self) -> torch.Tensor:

@@ -100,39 +100,57 @@ def test_compiled_network_refuses_wrong_input_width(backend):
 
 
 @pytest.mark.parametrize(
-    "in_width,block,degree,expected",
+    "in_width,block,degree,kernel,expected",
     [
-        (4096, 64, 512, "gather"),  # the goal shape: gather is 3-5x dense
-        (4096, 32, 512, "gather"),
-        (256, 32, 32, "gather"),  # a MobileNet pointwise conv at 1/8
-        (4096, XF.AUTO_MIN_BLOCK, 512, "gather"),  # the smallest block that wins
-        (4096, XF.AUTO_MIN_BLOCK // 2, 512, "masked"),
-        (4096, 1, 512, "masked"),  # block 1: gather is slower than dense
-        (1024, 32, 256, "gather"),  # density exactly AUTO_MAX_DENSITY
-        (1024, 32, 512, "masked"),  # density 1/2: the gathers cost more than they save
-        (64, 16, 64, "masked"),  # a dense graph
+        (4096, 64, 512, None, "gather"),  # the goal shape: gather is 3-5x dense
+        (4096, 32, 512, None, "gather"),
+        (1024, 16, 128, None, "gather"),  # the smallest linear block that wins (1.3-1.4x)
+        (1024, 8, 128, None, "masked"),  # a near tie (0.8-1.0x): masked
+        (1024, 16, 256, None, "masked"),  # density 1/4: the gathers cost more than they save
+        (4096, 1, 512, None, "masked"),  # block 1: gather is 5x slower
+        (256, 32, 32, (1, 1), "gather"),  # a MobileNet pointwise conv at 1/8
+        (128, 16, 16, (1, 1), "masked"),  # a small 1x1 conv: 0.4-0.9x
+        (128, 8, 16, (3, 3), "gather"),  # 3x3 at 1/8, block 8: 1.2-1.5x
+        (128, 8, 32, (3, 3), "gather"),  # density exactly 1/4 for a spatial kernel
+        (128, 16, 64, (3, 3), "masked"),  # density 1/2: a tie at best
+        (128, 4, 16, (3, 3), "masked"),
+        (64, 16, 64, None, "masked"),  # a dense graph
     ],
 )
-def test_auto_rule_on_the_cpu(in_width, block, degree, expected):
-    assert XF.auto_backend(in_width, block, degree, device="cpu") == expected
+def test_auto_rule_on_the_cpu(in_width, block, degree, kernel, expected):
+    assert XF.auto_backend(in_width, block, degree, kernel_size=kernel, device="cpu") == expected
+
+
+def test_auto_rule_thresholds_are_the_table():
+    for kind, kernel in (("linear", None), ("conv1x1", (1, 1)), ("conv", (3, 3))):
+        least, largest = XF.AUTO_RULE[kind]
+        width = 1024
+        deg = int(largest * width)
+        assert XF.auto_backend(width, least, deg, kernel_size=kernel, device="cpu") == "gather"
+        assert XF.auto_backend(width, least // 2, deg, kernel_size=kernel, device="cpu") == "masked"
+        assert XF.auto_backend(width, least, deg + 1, kernel_size=kernel, device="cpu") == "masked"
+    with pytest.raises(TypeError):
+        XF.AUTO_RULE["linear"] = (1, 1.0)
 
 
 def test_auto_rule_prefers_triton_on_cuda_only_when_it_imports():
     assert XF.auto_backend(64, 1, 8, device="cuda", triton_available=True) == "triton"
     assert XF.auto_backend(64, 1, 8, device="cuda", triton_available=False) == "masked"
-    assert XF.auto_backend(64, 16, 16, device="cuda", triton_available=False) == "gather"
+    assert XF.auto_backend(128, 16, 16, device="cuda", triton_available=False) == "gather"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU rule")
 def test_modules_resolve_auto_by_shape():
     fast = XLinear(256, 64, density=1 / 8, block=32, backend="auto")
     slow = XLinear(256, 64, density=1 / 8, block=1, backend="auto")
-    conv = XConv2d(64, 64, 1, density=1 / 4, block=16, backend="auto")
+    conv = XConv2d(64, 64, 3, density=1 / 4, block=16, backend="auto")
+    pointwise = XConv2d(64, 64, 1, density=1 / 4, block=16, backend="auto")
     dense = XConv2d(16, 16, 3, degree=16, backend="auto")
-    assert (fast.backend, slow.backend, conv.backend, dense.backend) == (
+    assert (fast.backend, slow.backend, conv.backend, pointwise.backend, dense.backend) == (
         "gather",
         "masked",
         "gather",
+        "masked",  # the same channels as a 1x1 conv: its own threshold
         "masked",
     )
     assert slow.weight.shape == (64, 256)  # the masked layout: a dense parameter
@@ -145,11 +163,22 @@ def test_modules_resolve_auto_by_shape():
 
 def test_functional_auto_is_the_rule_and_computes_the_same():
     torch.manual_seed(0)
-    x = torch.randn(3, 64)
-    for block, want in ((8, "gather"), (1, "masked")):
-        layer = XLinear(64, 32, degree=8, block=block, seed=2)
-        assert XF.auto_backend(64, block, 8, device="cpu") == want
+    x = torch.randn(3, 128)
+    for block, want in ((16, "gather"), (1, "masked")):
+        layer = XLinear(128, 32, degree=16, block=block, seed=2)
+        assert XF.auto_backend(128, block, 16, device="cpu") == want
         args = (x, layer.weight, layer.index, layer.bias)
         y = XF.xlinear(*args, backend="auto")
         torch.testing.assert_close(y, XF.xlinear(*args, backend=want))
         torch.testing.assert_close(y, x @ layer.dense_weight().T + layer.bias)
+
+
+def test_functional_conv_auto_reads_the_kernel_from_the_weight():
+    torch.manual_seed(0)
+    x = torch.randn(2, 64, 6, 6)
+    for k, want in ((3, "gather"), (1, "masked")):
+        layer = XConv2d(64, 64, k, padding=k // 2, density=1 / 4, block=16, seed=1)
+        assert layer.auto_backend() == want
+        args = (x, layer.weight, layer.index, layer.bias)
+        y = XF.xconv2d(*args, padding=k // 2, backend="auto")
+        torch.testing.assert_close(y, XF.xconv2d(*args, padding=k // 2, backend=want))
