@@ -489,15 +489,20 @@ def plot(record: dict, stem: Path) -> list[Path]:
         if key in ("density", "flops"):
             ax.set_xscale("log")
         ax.set_ylabel("test accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = stem.parent / f"{stem.name}_{key}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_save(fig, ax, stem, key, plt, legend=7))
     paths.append(_plot_curves(record, stem, plt))
     return paths
+
+
+def _save(fig, ax, stem: Path, key: str, plt, legend: int) -> Path:
+    """Grid, legend, tight layout; write ``<stem>_<key>.png`` and close the figure."""
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend)
+    fig.tight_layout()
+    path = stem.parent / f"{stem.name}_{key}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _plot_curves(record: dict, stem: Path, plt) -> Path:
@@ -514,13 +519,7 @@ def _plot_curves(record: dict, stem: Path, plt) -> Path:
         ax.plot(range(1, m + 1), mean, ls, label=f"{v} {d or ''} (n={len(curves)})")
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%), mean over seeds")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    path = stem.parent / f"{stem.name}_curves.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, stem, "curves", plt, legend=6)
 
 
 def main(argv: list[str] | None = None) -> int:
